@@ -1,0 +1,182 @@
+//! What a thread knows about the runtime it is in: one `thread_local!` of
+//! plain `Cell`s (no destructor, so it is usable at any point of a thread's
+//! life and costs one TLS offset to reach).
+//!
+//! - `shared`: the runtime entered on this thread (by a worker, a blocking
+//!   thread or `block_on`), for `aiolos::spawn` and `Handle::current`.
+//! - `worker`: this thread's worker state, when it is a worker, so that a
+//!   wake-up here goes to the local queue or LIFO slot.
+//! - `forbid_block_on`: set on workers and inside `block_on`.
+//! - `budget`: the cooperative budget of the task being polled.
+//! - `task`: the id of the task being polled.
+
+use std::cell::Cell;
+use std::ptr;
+
+use crate::loom::Arc;
+use crate::scheduler::{worker::Local, Shared};
+use crate::task::TaskId;
+
+/// Budget value meaning "no limit" (outside tasks and in blocking jobs).
+const UNCONSTRAINED: u16 = u16::MAX;
+
+struct Context {
+    shared: Cell<*const Shared>,
+    worker: Cell<*const Local>,
+    forbid_block_on: Cell<bool>,
+    budget: Cell<u16>,
+    task: Cell<Option<TaskId>>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            shared: Cell::new(ptr::null()),
+            worker: Cell::new(ptr::null()),
+            forbid_block_on: Cell::new(false),
+            budget: Cell::new(UNCONSTRAINED),
+            task: Cell::new(None),
+        }
+    };
+}
+
+/// The panic message for runtime-context functions called outside a runtime.
+pub(crate) fn no_runtime(what: &str) -> String {
+    format!(
+        "{what} was called outside an aiolos runtime; call it from a task, from inside \
+         Runtime::block_on, or use a Handle (Runtime::handle()) to spawn from other threads"
+    )
+}
+
+/// The message for `block_on` inside a runtime.
+pub(crate) const NESTED_BLOCK_ON: &str =
+    "cannot call block_on from inside an aiolos runtime; use .await or spawn";
+
+/// Calls `f` with the current runtime, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
+    let p = CONTEXT.with(|c| c.shared.get());
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` was set by an `Enter` guard from a live `Arc<Shared>` that
+    // the guard's owner keeps alive until the guard resets the cell; the
+    // `ManuallyDrop` makes this a borrow, leaving the count unchanged.
+    let arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+    Some(f(&arc))
+}
+
+/// Restores the previous context when dropped.
+#[derive(Debug)]
+pub(crate) struct Enter {
+    shared: *const Shared,
+    forbid_block_on: bool,
+}
+
+/// Enters `shared` on this thread. The caller keeps `shared` alive until the
+/// guard is dropped.
+pub(crate) fn enter(shared: &Arc<Shared>, forbid_block_on: bool) -> Enter {
+    CONTEXT.with(|c| Enter {
+        shared: c.shared.replace(Arc::as_ptr(shared)),
+        forbid_block_on: c.forbid_block_on.replace(forbid_block_on),
+    })
+}
+
+/// Enters `shared` for `block_on`, panicking if that is not allowed here.
+pub(crate) fn enter_block_on(shared: &Arc<Shared>) -> Enter {
+    if CONTEXT.with(|c| c.forbid_block_on.get()) {
+        panic!("{NESTED_BLOCK_ON}");
+    }
+    enter(shared, true)
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| {
+            c.shared.set(self.shared);
+            c.forbid_block_on.set(self.forbid_block_on);
+        });
+    }
+}
+
+/// Marks this thread as the worker `local` until the returned guard drops.
+pub(crate) fn set_worker(local: &Local) -> WorkerGuard {
+    CONTEXT.with(|c| c.worker.set(local));
+    WorkerGuard(())
+}
+
+/// Clears the worker pointer when dropped.
+#[derive(Debug)]
+pub(crate) struct WorkerGuard(());
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| c.worker.set(ptr::null()));
+    }
+}
+
+/// This thread's worker, or null.
+pub(crate) fn worker() -> *const Local {
+    CONTEXT.with(|c| c.worker.get())
+}
+
+/// Marks `id` as the running task with a fresh budget until the guard drops.
+pub(crate) fn enter_task(id: TaskId) -> TaskGuard {
+    CONTEXT.with(|c| TaskGuard {
+        task: c.task.replace(Some(id)),
+        budget: c.budget.replace(crate::task::BUDGET_PER_TURN),
+    })
+}
+
+/// Restores the previous task and budget.
+#[derive(Debug)]
+pub(crate) struct TaskGuard {
+    task: Option<TaskId>,
+    budget: u16,
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        CONTEXT.with(|c| {
+            c.task.set(self.task);
+            c.budget.set(self.budget);
+        });
+    }
+}
+
+/// A fresh budget for one poll of a `block_on` future.
+pub(crate) fn budget_reset() {
+    CONTEXT.with(|c| c.budget.set(crate::task::BUDGET_PER_TURN));
+}
+
+/// Lifts the budget for the rest of this poll (blocking jobs).
+pub(crate) fn budget_unconstrained() {
+    CONTEXT.with(|c| c.budget.set(UNCONSTRAINED));
+}
+
+/// Lifts the budget when dropped (end of a `block_on`).
+#[derive(Debug)]
+pub(crate) struct UnconstrainOnDrop;
+
+impl Drop for UnconstrainOnDrop {
+    fn drop(&mut self) {
+        budget_unconstrained();
+    }
+}
+
+/// Spends one unit; false when none was left.
+pub(crate) fn budget_spend() -> bool {
+    CONTEXT.with(|c| match c.budget.get() {
+        UNCONSTRAINED => true,
+        0 => false,
+        n => {
+            c.budget.set(n - 1);
+            true
+        }
+    })
+}
+
+/// The id of the task being polled on this thread.
+#[allow(dead_code)] // used by `task::current()`.
+pub(crate) fn current_task() -> Option<TaskId> {
+    CONTEXT.with(|c| c.task.get())
+}

@@ -1,0 +1,70 @@
+//! aiolos: a multi-threaded, work-stealing async runtime with the shape of
+//! Python's asyncio.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! #[aiolos::main(worker_threads = 2)]
+//! async fn main() {
+//!     // asyncio.create_task
+//!     let hello = aiolos::task::Builder::new()
+//!         .name("hello")
+//!         .spawn(async { "hello" });
+//!     // loop.run_in_executor(None, f)
+//!     let world = aiolos::spawn_blocking(|| {
+//!         std::thread::sleep(Duration::from_millis(10));
+//!         "world"
+//!     });
+//!     println!("{} {}", hello.await.unwrap(), world.await.unwrap());
+//! }
+//! ```
+//!
+//! | asyncio | aiolos |
+//! |---|---|
+//! | `asyncio.run(main())`, `loop.run_until_complete(f)` | `#[aiolos::main]`, [`Runtime::block_on`] |
+//! | `create_task(coro, name=)` | [`spawn`], [`task::Builder`] |
+//! | `task.cancel()`, `CancelledError`, `done()` | [`Task::cancel`], [`TaskError::Cancelled`], [`Task::is_finished`] |
+//! | `task.add_done_callback(cb)` | [`Task::add_done_callback`] |
+//! | `await asyncio.sleep(0)` | [`yield_now`] |
+//! | `run_in_executor(None, f)` | [`spawn_blocking`] |
+//! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
+//!
+//! # Implementation
+//!
+//! A [`Runtime`] starts these threads:
+//! - **workers** (`Builder::worker_threads`, default one per CPU), named
+//!   `aiolos-worker-N`. Each has a local FIFO queue (crossbeam-deque) and a
+//!   one-task LIFO slot; tasks from other threads arrive through a shared
+//!   injector. An idle worker steals half of a random sibling's queue; at
+//!   most half the workers search at once, and a sleeping worker is woken
+//!   only when nobody is searching.
+//! - **blocking threads** (`aiolos-blocking-N`), started on demand for
+//!   [`spawn_blocking`] up to `Builder::max_blocking_threads` (512), reused
+//!   while idle and stopped after `Builder::blocking_keep_alive` (10 s).
+//!
+//! [`Runtime::block_on`] polls its future on the calling thread.
+//! A task is one allocation: a header of [`task::HEADER_SIZE`] bytes, then
+//! the future, whose output later takes its place.
+//! Every task sits in the runtime's owned-task list, so shutdown drops every
+//! future.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod blocking;
+mod context;
+mod loom;
+mod park;
+mod runtime;
+mod scheduler;
+pub mod task;
+
+pub use aiolos_macros::{main, test};
+pub use runtime::{Builder, Handle, Runtime};
+pub use task::{spawn, spawn_blocking, yield_now, Task, TaskError, TaskId};

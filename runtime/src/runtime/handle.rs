@@ -1,0 +1,89 @@
+//! `Handle`: a cheap, thread-safe reference to a runtime (asyncio's
+//! `call_soon_threadsafe` / `run_coroutine_threadsafe` entry point).
+
+use std::future::Future;
+
+use crate::loom::Arc;
+use crate::scheduler::Shared;
+use crate::task::Task;
+
+/// A reference to a runtime that can spawn onto it from any thread.
+///
+/// `Handle` is `Clone + Send + Sync`; give one to plain threads and they can
+/// [`spawn`](Handle::spawn) tasks (asyncio's `run_coroutine_threadsafe`) and
+/// wait for them with [`block_on`](Handle::block_on).
+///
+/// ```
+/// let rt = aiolos::Runtime::new().unwrap();
+/// let handle = rt.handle();
+/// let answer = std::thread::spawn(move || {
+///     let task = handle.spawn(async { 40 + 2 });
+///     handle.block_on(task).unwrap()
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(answer, 42);
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").field("shared", &self.shared).finish()
+    }
+}
+
+impl Handle {
+    /// The runtime of the current task, `block_on` or `spawn_blocking` job.
+    ///
+    /// # Panics
+    ///
+    /// Outside a runtime, with a message saying how to get a handle there.
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Some(h) => h,
+            None => panic!("{}", crate::context::no_runtime("Handle::current")),
+        }
+    }
+
+    /// The current runtime, or `None` outside one.
+    pub fn try_current() -> Option<Handle> {
+        crate::context::with_current(|shared| Handle {
+            shared: shared.clone(),
+        })
+    }
+
+    /// Spawns a task on this runtime, from any thread.
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future, None)
+    }
+
+    /// Runs a blocking function on this runtime's blocking pool.
+    pub fn spawn_blocking<F, R>(&self, f: F) -> Task<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.shared.spawn_blocking(f, None)
+    }
+
+    /// Polls `future` on this thread until it completes, with this runtime
+    /// entered (so `aiolos::spawn` works inside). See [`Runtime::block_on`].
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread or inside another `block_on`.
+    ///
+    /// [`Runtime::block_on`]: crate::Runtime::block_on
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        super::block_on::block_on(&self.shared, future)
+    }
+}

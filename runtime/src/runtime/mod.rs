@@ -1,0 +1,173 @@
+//! The runtime: `Runtime`, `Builder`, `Handle`, `block_on`.
+
+mod block_on;
+mod builder;
+mod handle;
+
+use std::future::Future;
+use std::io;
+use std::thread;
+use std::time::Duration;
+
+pub use builder::Builder;
+pub(crate) use builder::Config;
+pub use handle::Handle;
+
+use crate::loom::Arc;
+use crate::scheduler::{worker::Local, Shared};
+use crate::task::Task;
+
+/// A multi-threaded, work-stealing runtime: asyncio's event loop, on N
+/// threads.
+///
+/// ```
+/// let rt = aiolos::Runtime::new().unwrap();
+/// let out = rt.block_on(async {
+///     let a = aiolos::spawn(async { 1 });
+///     let b = aiolos::spawn_blocking(|| 2);
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(out, 3);
+/// ```
+///
+/// Dropping the runtime shuts it down: workers stop, every task's future is
+/// dropped before `drop` returns, and running `spawn_blocking` jobs are waited
+/// for (use [`shutdown_timeout`](Runtime::shutdown_timeout) to bound that).
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+    /// Worker join handles; empty once shut down.
+    workers: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A runtime with one worker per CPU and default settings.
+    ///
+    /// # Errors
+    ///
+    /// When a thread cannot be started.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] to configure a runtime.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// Starts the threads of a runtime with `config`.
+    fn start(config: Config) -> io::Result<Runtime> {
+        let n = config.worker_threads;
+        let queues: Vec<_> = (0..n)
+            .map(|_| crossbeam_deque::Worker::new_fifo())
+            .collect();
+        let stealers = queues.iter().map(|q| q.stealer()).collect();
+        let shared = Arc::new(Shared::new(stealers, config));
+        let mut rt = Runtime {
+            handle: Handle {
+                shared: shared.clone(),
+            },
+            workers: Vec::with_capacity(n),
+        };
+        for (index, queue) in queues.into_iter().enumerate() {
+            let shared = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("{}-worker-{index}", shared.config.thread_name))
+                .spawn(move || {
+                    if let Some(f) = &shared.config.on_thread_start {
+                        f();
+                    }
+                    let stop = shared.config.on_thread_stop.clone();
+                    Local::new(index, shared, queue).run();
+                    if let Some(f) = stop {
+                        f();
+                    }
+                });
+            match spawned {
+                Ok(h) => rt.workers.push(h),
+                // Dropping `rt` stops the workers started so far.
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(rt)
+    }
+
+    /// Runs `future` to completion on the calling thread, with this runtime
+    /// entered so that `aiolos::spawn` works inside it (asyncio's
+    /// `run_until_complete`). Spawned tasks run on the workers meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// When called on a worker thread or inside another `block_on`, with
+    /// "cannot call block_on from inside an aiolos runtime; use .await or
+    /// spawn": blocking a worker on a future could deadlock the runtime.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task (see [`crate::spawn`]).
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs a blocking function on the blocking pool (see
+    /// [`crate::spawn_blocking`]).
+    pub fn spawn_blocking<F, R>(&self, f: F) -> Task<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A handle for spawning from other threads.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Shuts down: cancels every task (dropping its future), then waits up to
+    /// `timeout` for running `spawn_blocking` jobs, which cannot be
+    /// interrupted; those still running after that are left to finish on
+    /// their own threads, and their results are discarded.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    /// The shutdown sequence (steps in `scheduler/worker.rs`).
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        if self.workers.is_empty() && self.handle.shared.is_shutdown() {
+            return;
+        }
+        let shared = &self.handle.shared;
+        // Enter the runtime so that destructors of futures can still find it
+        // (spawns from them are refused as cancelled).
+        let _enter = crate::context::enter(shared, false);
+
+        // 1. Refuse new tasks and wake every worker.
+        shared.begin_shutdown();
+        // 2. Wait for the workers to stop (not for ourselves, if a task is
+        //    dropping its own runtime).
+        let me = thread::current().id();
+        for w in self.workers.drain(..) {
+            if w.thread().id() != me {
+                let _ = w.join();
+            }
+        }
+        // 3. Drop queued references, then cancel every task.
+        shared.drain_injector();
+        shared.cancel_all_tasks();
+        // 4. Stop the blocking pool.
+        shared.blocking.shutdown(timeout);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}

@@ -1,0 +1,150 @@
+//! Which workers are asleep and which are searching for work.
+//!
+//! One atomic word counts unparked workers (high bits) and searching workers
+//! (low 16 bits); a lock guards the list of sleepers.
+//!
+//! # Protocol
+//!
+//! 1. A producer that made work stealable (pushed to a local queue or the
+//!    injector) calls `worker_to_notify`. It wakes one sleeper only when
+//!    nobody is searching and somebody sleeps: a searcher will find the work
+//!    anyway. The woken worker is counted as unparked *and searching* before
+//!    it runs, so a burst of producers wakes one worker, not all of them.
+//! 2. A worker may start searching only while fewer than half the workers
+//!    search (`transition_to_searching`).
+//! 3. A searcher that finds work stops searching; if it was the last one, it
+//!    wakes another worker (the caller does), which spreads a burst of work
+//!    over the workers one wake-up at a time.
+//! 4. A worker with nothing to do announces itself as a sleeper under the lock
+//!    (`transition_to_parked`). If it was the last searcher, it must look at
+//!    every queue once more and wake someone if work is there: a producer may
+//!    have skipped its wake-up because it saw this worker searching.
+//!
+//! The counter updates are `SeqCst`, and producers issue a `SeqCst`
+//! read-modify-write after pushing, so either the producer sees the sleeper
+//! or the sleeper's final look sees the work.
+
+use crate::loom::{AtomicBool, AtomicUsize, Mutex, Ordering};
+
+/// The searching count occupies the low bits.
+const SEARCH_MASK: usize = (1 << 16) - 1;
+/// One unparked worker.
+const UNPARK_ONE: usize = 1 << 16;
+
+/// Worker sleep and search accounting.
+#[derive(Debug)]
+pub(crate) struct Idle {
+    /// `(unparked << 16) | searching`.
+    state: AtomicUsize,
+    /// Indexes of parked workers.
+    sleepers: Mutex<Vec<usize>>,
+    /// Per worker: is it in `sleepers`? Written under the lock.
+    sleeping: Box<[AtomicBool]>,
+    /// How many workers there are.
+    num_workers: usize,
+}
+
+impl Idle {
+    /// All `num_workers` start unparked and not searching.
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        assert!(num_workers < SEARCH_MASK);
+        Idle {
+            state: AtomicUsize::new(num_workers * UNPARK_ONE),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            sleeping: (0..num_workers).map(|_| AtomicBool::new(false)).collect(),
+            num_workers,
+        }
+    }
+
+    fn should_wake(&self) -> bool {
+        // A read-modify-write, not a load: it orders the producer's push
+        // before this read (step 1 of the protocol).
+        let s = self.state.fetch_add(0, Ordering::SeqCst);
+        s & SEARCH_MASK == 0 && s / UNPARK_ONE < self.num_workers
+    }
+
+    /// Picks a sleeper to wake (already counted as unparked and searching),
+    /// or `None` when no wake-up is needed.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.should_wake() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock();
+        if !self.should_wake() {
+            return None;
+        }
+        let index = sleepers.pop()?;
+        self.sleeping[index].store(false, Ordering::SeqCst);
+        self.state.fetch_add(UNPARK_ONE + 1, Ordering::SeqCst);
+        Some(index)
+    }
+
+    /// Tries to become a searcher; false when enough workers search already.
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let s = self.state.load(Ordering::SeqCst);
+        if 2 * (s & SEARCH_MASK) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    /// Stops searching; true when this was the last searcher.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(1, Ordering::SeqCst);
+        debug_assert!(prev & SEARCH_MASK > 0);
+        prev & SEARCH_MASK == 1
+    }
+
+    /// Registers worker `index` as a sleeper; true when it was the last
+    /// searcher (then the caller must re-check every queue).
+    pub(crate) fn transition_to_parked(&self, index: usize, searching: bool) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        let dec = UNPARK_ONE + usize::from(searching);
+        let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
+        sleepers.push(index);
+        self.sleeping[index].store(true, Ordering::SeqCst);
+        searching && prev & SEARCH_MASK == 1
+    }
+
+    /// Whether worker `index` is still registered as a sleeper (false once a
+    /// producer picked it).
+    pub(crate) fn is_sleeping(&self, index: usize) -> bool {
+        self.sleeping[index].load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_wakeup_while_someone_searches() {
+        let idle = Idle::new(2);
+        assert!(!idle.transition_to_parked(0, false));
+        assert!(idle.transition_to_searching());
+        assert_eq!(idle.worker_to_notify(), None);
+        assert!(idle.transition_from_searching());
+        assert_eq!(idle.worker_to_notify(), Some(0));
+        assert!(!idle.is_sleeping(0));
+        // The woken worker counts as searching: no second wake-up.
+        assert_eq!(idle.worker_to_notify(), None);
+    }
+
+    #[test]
+    fn at_most_half_search() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_to_searching());
+        assert!(idle.transition_to_searching());
+        assert!(!idle.transition_to_searching());
+    }
+
+    #[test]
+    fn last_searcher_parking_is_reported() {
+        let idle = Idle::new(2);
+        assert!(idle.transition_to_searching());
+        assert!(idle.transition_to_parked(1, true));
+        assert!(!idle.transition_to_parked(0, false));
+        assert_eq!(idle.worker_to_notify(), Some(0));
+    }
+}

@@ -1,0 +1,244 @@
+//! The work-stealing scheduler: state shared by a runtime's threads, and how a
+//! task gets queued.
+//!
+//! Where a woken or spawned task goes:
+//! - on a worker of the same runtime: its LIFO slot (the task that displaced
+//!   it moves to the local queue), or the back of the local queue when the
+//!   task woke itself (a yield);
+//! - anywhere else (foreign threads, `block_on`, blocking threads, the
+//!   reactor later): the shared injector.
+//!
+//! After making work stealable the producer asks `Idle` whether to wake a
+//! sleeping worker (see `idle.rs`).
+
+pub(crate) mod idle;
+pub(crate) mod worker;
+
+use std::future::Future;
+use std::ptr;
+
+use crossbeam_deque::{Injector, Stealer};
+use crossbeam_utils::CachePadded;
+
+use crate::blocking::BlockingPool;
+use crate::loom::{Arc, AtomicBool, Ordering};
+use crate::park::Parker;
+use crate::runtime::Config;
+use crate::task::owned::OwnedTasks;
+use crate::task::raw::{self, Notified, Schedule};
+use crate::task::{BlockingTask, Task, TaskId};
+use idle::Idle;
+
+/// What a runtime's threads share.
+pub(crate) struct Shared {
+    /// Tasks from outside the workers; a worker takes batches from here.
+    pub(crate) injector: Injector<Notified>,
+    /// One per worker, to steal from its local queue.
+    pub(crate) stealers: Box<[Stealer<Notified>]>,
+    /// One per worker, to wake it.
+    pub(crate) parkers: Box<[CachePadded<Parker>]>,
+    /// Sleeping and searching workers.
+    pub(crate) idle: Idle,
+    /// Every live task.
+    pub(crate) owned: OwnedTasks,
+    /// The `spawn_blocking` threads.
+    pub(crate) blocking: BlockingPool,
+    /// Set once shutdown starts.
+    shutdown: AtomicBool,
+    /// The builder's settings.
+    pub(crate) config: Config,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("workers", &self.stealers.len())
+            .field("shutdown", &self.is_shutdown())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(stealers: Vec<Stealer<Notified>>, config: Config) -> Shared {
+        let n = stealers.len();
+        Shared {
+            injector: Injector::new(),
+            stealers: stealers.into_boxed_slice(),
+            parkers: (0..n).map(|_| CachePadded::new(Parker::new())).collect(),
+            idle: Idle::new(n),
+            owned: OwnedTasks::new(n),
+            blocking: BlockingPool::new(&config),
+            shutdown: AtomicBool::new(false),
+            config,
+        }
+    }
+
+    /// Whether shutdown has started.
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Starts shutdown: no task is accepted from now on, and every worker is
+    /// woken so it can see the flag and exit.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for p in self.parkers.iter() {
+            p.unpark();
+        }
+    }
+
+    /// Spawns a future as a task.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<String>) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let ptr = raw::allocate::<F, WorkerKind>(future, TaskId::next(), name, self.clone());
+        // SAFETY: `allocate` gave the handle's reference, which we pass on.
+        let task = unsafe { Task::from_raw(ptr) };
+        if self.owned.bind(ptr) {
+            // SAFETY: the first `Notified`'s reference and SCHEDULED flag.
+            self.schedule(unsafe { Notified::from_raw(ptr) }, false);
+        } else {
+            // SAFETY: the task was never shared; it has the type just allocated.
+            unsafe { raw::cancel_unshared::<F, WorkerKind>(ptr) };
+        }
+        task
+    }
+
+    /// Queues a blocking function on the blocking pool.
+    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F, name: Option<String>) -> Task<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let ptr = raw::allocate::<BlockingTask<F>, BlockingKind>(
+            BlockingTask::new(f),
+            TaskId::next(),
+            name,
+            self.clone(),
+        );
+        // SAFETY: as in `spawn`.
+        let task = unsafe { Task::from_raw(ptr) };
+        if self.owned.bind(ptr) {
+            // SAFETY: as in `spawn`.
+            self.blocking
+                .push(unsafe { Notified::from_raw(ptr) }, self);
+        } else {
+            // SAFETY: as in `spawn`.
+            unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr) };
+        }
+        task
+    }
+
+    /// Queues a task of this runtime: locally on one of its workers,
+    /// otherwise through the injector.
+    pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
+        let local = crate::context::worker();
+        // SAFETY: a non-null worker pointer is this thread's `Local`, alive
+        // for as long as the pointer is set (see `context::set_worker`).
+        if let Some(local) = unsafe { local.as_ref() } {
+            if ptr::eq(local.shared(), self) {
+                local.schedule_local(task, is_yield);
+                return;
+            }
+        }
+        self.schedule_remote(task);
+    }
+
+    /// Queues a task through the injector and wakes a worker if needed.
+    pub(crate) fn schedule_remote(&self, task: Notified) {
+        if self.is_shutdown() {
+            // Shutdown cancels every task through the owned list; the
+            // reference is all there is to release.
+            drop(task);
+            return;
+        }
+        self.injector.push(task);
+        if self.is_shutdown() {
+            // Shutdown may have drained the injector before our push: drain
+            // again so no task (and no reference cycle through `Shared`) is
+            // left behind.
+            self.drain_injector();
+            return;
+        }
+        self.notify_parked();
+    }
+
+    /// Wakes one sleeping worker if nobody is searching.
+    pub(crate) fn notify_parked(&self) {
+        if let Some(index) = self.idle.worker_to_notify() {
+            self.parkers[index].unpark();
+        }
+    }
+
+    /// Wakes a worker if any queue holds work (the last searcher's final look
+    /// before parking).
+    pub(crate) fn notify_if_work_pending(&self) {
+        let pending = !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty());
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    /// Drops every task reference left in the injector.
+    pub(crate) fn drain_injector(&self) {
+        loop {
+            match self.injector.steal() {
+                crossbeam_deque::Steal::Success(task) => drop(task),
+                crossbeam_deque::Steal::Empty => break,
+                crossbeam_deque::Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Cancels every task still linked in the owned list (shutdown's last
+    /// step for tasks): each one not running has its future dropped here, a
+    /// running one (a blocking job) is marked and finishes as cancelled.
+    pub(crate) fn cancel_all_tasks(&self) {
+        for ptr in self.owned.close() {
+            // SAFETY: `close` gave us a reference to each task.
+            unsafe {
+                let header = ptr.as_ref();
+                if header.state.transition_to_shutdown() {
+                    // We own RUNNING; `shutdown` consumes our reference.
+                    (header.vtable.shutdown)(ptr);
+                } else {
+                    raw::drop_reference(ptr);
+                }
+            }
+        }
+    }
+}
+
+/// Tasks that run on the workers.
+pub(crate) struct WorkerKind;
+
+impl Schedule for WorkerKind {
+    fn schedule(task: Notified, is_yield: bool) {
+        let header = task.header();
+        let local = crate::context::worker();
+        // SAFETY: see `Shared::schedule`. The pointer comparison proves the
+        // task's runtime is the worker's, which the worker keeps alive.
+        if let Some(local) = unsafe { local.as_ref() } {
+            if ptr::eq(local.shared(), Arc::as_ptr(&header.shared)) {
+                local.schedule_local(task, is_yield);
+                return;
+            }
+        }
+        // Keep the runtime alive past the push: once queued, the task (and
+        // with it the header's `Arc`) may be freed by another thread.
+        let shared = header.shared.clone();
+        shared.schedule_remote(task);
+    }
+}
+
+/// `spawn_blocking` jobs.
+pub(crate) struct BlockingKind;
+
+impl Schedule for BlockingKind {
+    fn schedule(task: Notified, _is_yield: bool) {
+        let shared = task.header().shared.clone();
+        shared.blocking.push(task, &shared);
+    }
+}

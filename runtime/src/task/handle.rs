@@ -1,0 +1,208 @@
+//! `Task<T>`: the handle to a spawned task (asyncio's `Task` object).
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, Waker};
+
+use super::error::TaskError;
+use super::id::TaskId;
+use super::raw::{self, Header, Notified};
+use super::state::{self, CancelAction};
+use super::{coop, owned::Callback};
+
+/// A handle to a spawned task: await it for the task's result.
+///
+/// Like asyncio's `Task`: the task runs whether or not anyone awaits it;
+/// dropping the handle (or calling [`detach`](Task::detach)) lets it run on
+/// unobserved, as `asyncio.create_task` and `tokio::spawn` do.
+/// [`cancel`](Task::cancel) asks for the future to be dropped at its next
+/// scheduling point, and awaiting then gives [`TaskError::Cancelled`]. A panic
+/// inside the task is caught and comes out as [`TaskError::Panicked`].
+///
+/// ```
+/// let rt = aiolos::Runtime::new().unwrap();
+/// let task = rt.spawn(async { 6 * 7 });
+/// assert_eq!(rt.block_on(task).unwrap(), 42);
+/// ```
+pub struct Task<T> {
+    raw: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves the output out (needs `T: Send`) and touches
+// the cell through atomics and the state protocol.
+unsafe impl<T: Send> Send for Task<T> {}
+// SAFETY: `&Task` exposes cancel/is_finished/id/name, which only use atomics
+// and immutable header fields, and `add_done_callback`, which requires
+// `T: Sync` before it lends out `&T`.
+unsafe impl<T: Send> Sync for Task<T> {}
+
+impl<T> Unpin for Task<T> {}
+
+impl<T> Task<T> {
+    /// Wraps a new task's pointer (taking the handle's reference).
+    ///
+    /// # Safety
+    ///
+    /// `raw` comes from `raw::allocate` for a future with output `T`, and the
+    /// caller gives up the handle's reference.
+    pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> Task<T> {
+        Task {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the handle's reference keeps the cell alive.
+        unsafe { self.raw.as_ref() }
+    }
+
+    /// Asks the task to stop: its future is dropped at its next scheduling
+    /// point (at once if it is idle, when it yields if it is running), and
+    /// awaiting the handle gives `Err(TaskError::Cancelled)`.
+    ///
+    /// Returns true when the request took effect, i.e. the task had not
+    /// finished; false when it already had (asyncio's `Task.cancel()`). A
+    /// `spawn_blocking` job that is already running cannot be interrupted: it
+    /// runs to its end and its value is discarded.
+    pub fn cancel(&self) -> bool {
+        match self.header().state.cancel() {
+            CancelAction::TooLate => false,
+            CancelAction::Requested => true,
+            CancelAction::Submit => {
+                // SAFETY: `cancel` added a reference and set SCHEDULED for it.
+                let notified = unsafe { Notified::from_raw(self.raw) };
+                (self.header().vtable.schedule)(notified, false);
+                true
+            }
+        }
+    }
+
+    /// Whether the task has finished (with a value, an error, a panic or a
+    /// cancellation); asyncio's `done()`.
+    pub fn is_finished(&self) -> bool {
+        self.header().state.load() & state::COMPLETE != 0
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.header().id
+    }
+
+    /// The name given with [`task::Builder::name`](crate::task::Builder::name).
+    pub fn name(&self) -> Option<&str> {
+        self.header().name.as_deref().map(|s| s.as_str())
+    }
+
+    /// Lets the task run on without a handle (same as dropping it).
+    pub fn detach(self) {}
+
+    /// Calls `callback` once with the task's result when it finishes, or at
+    /// once (on this thread) if it already has; asyncio's
+    /// `add_done_callback`. Callbacks added before the end run on the thread
+    /// that finishes the task, in the order they were added, before awaiting
+    /// the handle returns. A panic in a callback is caught (the panic hook
+    /// reports it) and does not affect the task.
+    ///
+    /// # Panics
+    ///
+    /// If this handle was already awaited to completion, so that the result
+    /// was moved out of it.
+    pub fn add_done_callback<C>(&self, callback: C)
+    where
+        C: FnOnce(&Result<T, TaskError>) + Send + 'static,
+        T: Sync,
+    {
+        let cb: Callback = Box::new(move |out: *const ()| {
+            // SAFETY: the pointer comes from `output_ptr` of this very task,
+            // whose output type is `T`, and is valid for the call.
+            callback(unsafe { &*(out as *const Result<T, TaskError>) })
+        });
+        let header = self.header();
+        if let Err(cb) = header.shared.owned.add_callback(header, cb) {
+            // The task has left the owned list: its output is written and no
+            // one but this handle will take it.
+            // SAFETY: we hold a reference; `&self` excludes a concurrent take.
+            let out = unsafe { (header.vtable.output_ptr)(self.raw) };
+            assert!(
+                !out.is_null(),
+                "add_done_callback called on a Task whose result was already taken by awaiting it"
+            );
+            raw::run_callback(cb, out);
+        }
+    }
+
+    /// Registers `waker` for completion. Returns true if the task completed
+    /// meanwhile (then the output can be taken).
+    fn register_waker(&self, snapshot: usize, waker: &Waker) -> bool {
+        let header = self.header();
+        if snapshot & state::JOIN_WAKER != 0 {
+            // The runtime side owns the slot; keep it if it already holds an
+            // equivalent waker.
+            // SAFETY: while JOIN_WAKER is set the slot is only read.
+            let same = header.join_waker.with(|w| match unsafe { &*w } {
+                Some(w) => w.will_wake(waker),
+                None => false,
+            });
+            if same {
+                return false;
+            }
+            if header.state.unset_join_waker().is_err() {
+                return true;
+            }
+        }
+        // SAFETY: JOIN_WAKER is clear, so the slot is ours to write.
+        header
+            .join_waker
+            .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+        header.state.set_join_waker().is_err()
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let header = self.header();
+        let snapshot = header.state.load();
+        if snapshot & state::COMPLETE == 0 && !self.register_waker(snapshot, cx.waker()) {
+            return Poll::Pending;
+        }
+        // A ready handle counts against the awaiting task's budget, so that a
+        // loop over finished tasks still yields now and then.
+        if coop::poll_proceed(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let mut out: Option<Result<T, TaskError>> = None;
+        // SAFETY: COMPLETE is set (seen above with Acquire), so the output is
+        // ours; `out` has the type `take_output` writes.
+        unsafe { (header.vtable.take_output)(self.raw, &mut out as *mut _ as *mut ()) };
+        Poll::Ready(out.expect("take_output wrote the result"))
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        let prev = self.header().state.unset_join_interest();
+        if prev & state::COMPLETE != 0 {
+            // SAFETY: COMPLETE without the handle: we own the output.
+            unsafe { (self.header().vtable.drop_output)(self.raw) };
+        }
+        // SAFETY: the handle's reference, not used after this.
+        unsafe { raw::drop_reference(self.raw) };
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

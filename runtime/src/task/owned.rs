@@ -1,0 +1,179 @@
+//! The owned-task list: every live task of a runtime, so that shutdown can
+//! drop every future and `all_tasks()` can list them.
+//!
+//! The list is sharded by task id; each shard is a slab of slots behind its
+//! own lock, so spawning and completing on several workers rarely meet on one
+//! lock. A slot also keeps the task's pending done callbacks, which costs the
+//! task header nothing.
+//!
+//! The list holds one reference to each linked task. A task unlinks itself
+//! when it completes (`take_callbacks_or_unlink`); shutdown `close`s the list,
+//! which refuses new tasks and hands back every linked one.
+
+use std::ptr::NonNull;
+
+use crossbeam_utils::CachePadded;
+
+use super::raw::Header;
+use crate::loom::Mutex;
+
+/// `Header::owned_slot` of a task that is not in the list.
+pub(crate) const UNLINKED: u32 = u32::MAX;
+
+/// A done callback, type-erased: it receives a pointer to the task's
+/// `Result<T, TaskError>`.
+pub(crate) type Callback = Box<dyn FnOnce(*const ()) + Send>;
+
+/// Every live task of one runtime.
+pub(crate) struct OwnedTasks {
+    /// The shards; a task lives in `shards[id & mask]`.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    /// `shards.len() - 1` (the length is a power of two).
+    mask: usize,
+}
+
+/// One shard: a slab of slots.
+struct Shard {
+    /// The slots; free ones have `task: None`.
+    slots: Vec<Slot>,
+    /// Indexes of free slots, most recently freed last.
+    free: Vec<u32>,
+    /// Closed for shutdown: new tasks are refused.
+    closed: bool,
+}
+
+/// One linked task and its pending done callbacks.
+struct Slot {
+    task: Option<NonNull<Header>>,
+    callbacks: Vec<Callback>,
+}
+
+// SAFETY: the raw task pointers are counted references to `Send` tasks, only
+// dereferenced under the shard lock or while holding a reference.
+unsafe impl Send for Shard {}
+
+impl OwnedTasks {
+    /// A list sized for `workers` worker threads.
+    pub(crate) fn new(workers: usize) -> OwnedTasks {
+        let n = (workers * 8).next_power_of_two().clamp(16, 1024);
+        let shards = (0..n)
+            .map(|_| {
+                CachePadded::new(Mutex::new(Shard {
+                    slots: Vec::new(),
+                    free: Vec::new(),
+                    closed: false,
+                }))
+            })
+            .collect();
+        OwnedTasks { shards, mask: n - 1 }
+    }
+
+    fn shard(&self, header: &Header) -> &Mutex<Shard> {
+        &self.shards[header.id.as_u64() as usize & self.mask]
+    }
+
+    /// Links a new task (taking over its owned-list reference). Returns false
+    /// after `close`: the caller must then complete the task as cancelled.
+    pub(crate) fn bind(&self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds references to the new task.
+        let header = unsafe { ptr.as_ref() };
+        let mut shard = self.shard(header).lock();
+        if shard.closed {
+            return false;
+        }
+        let index = match shard.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = u32::try_from(shard.slots.len())
+                    .ok()
+                    .filter(|&i| i != UNLINKED)
+                    .expect("more than 4 billion live tasks in one shard");
+                shard.slots.push(Slot {
+                    task: None,
+                    callbacks: Vec::new(),
+                });
+                i
+            }
+        };
+        shard.slots[index as usize].task = Some(ptr);
+        // SAFETY: `owned_slot` is guarded by this shard's lock, which we hold.
+        header.owned_slot.with_mut(|s| unsafe { *s = index });
+        true
+    }
+
+    /// Stores a done callback for a task that has not completed; gives it back
+    /// when the task has left the list (then its output is ready to read).
+    pub(crate) fn add_callback(&self, header: &Header, cb: Callback) -> Result<(), Callback> {
+        let mut shard = self.shard(header).lock();
+        // SAFETY: guarded by the shard lock, which we hold.
+        let index = header.owned_slot.with(|s| unsafe { *s });
+        if index == UNLINKED {
+            return Err(cb);
+        }
+        shard.slots[index as usize].callbacks.push(cb);
+        Ok(())
+    }
+
+    /// For the completing thread: the callbacks still to run, or `None` once
+    /// there are none, in which case the task has been unlinked (atomically
+    /// with seeing the empty list). The list's reference passes to the caller.
+    pub(crate) fn take_callbacks_or_unlink(&self, header: &Header) -> Option<Vec<Callback>> {
+        let mut shard = self.shard(header).lock();
+        // SAFETY: guarded by the shard lock, which we hold.
+        let index = header.owned_slot.with(|s| unsafe { *s });
+        if index == UNLINKED {
+            return None;
+        }
+        let slot = &mut shard.slots[index as usize];
+        if !slot.callbacks.is_empty() {
+            return Some(std::mem::take(&mut slot.callbacks));
+        }
+        slot.task = None;
+        shard.free.push(index);
+        // SAFETY: guarded by the shard lock, which we hold.
+        header.owned_slot.with_mut(|s| unsafe { *s = UNLINKED });
+        None
+    }
+
+    /// Refuses new tasks from now on and returns every linked task, each with
+    /// one extra reference for the caller. The tasks stay linked: each leaves
+    /// the list when it completes.
+    pub(crate) fn close(&self) -> Vec<NonNull<Header>> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock();
+            shard.closed = true;
+            for slot in &shard.slots {
+                if let Some(ptr) = slot.task {
+                    // SAFETY: a linked task is alive: the list holds a
+                    // reference, released only after unlinking under this lock.
+                    unsafe { ptr.as_ref() }.state.ref_inc();
+                    all.push(ptr);
+                }
+            }
+        }
+        all
+    }
+
+    /// Calls `f` with every linked task's header, shard by shard.
+    #[allow(dead_code)] // used by `all_tasks()` and introspection.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for slot in &shard.slots {
+                if let Some(ptr) = slot.task {
+                    // SAFETY: linked tasks are alive while we hold the lock.
+                    f(unsafe { ptr.as_ref() });
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for OwnedTasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedTasks")
+            .field("shards", &self.shards.len())
+            .finish()
+    }
+}

@@ -1,0 +1,445 @@
+//! The task cell: one heap allocation holding a [`Header`] and the stage (the
+//! future while it runs, then its output in the same slot).
+//!
+//! Everything that needs the future's type goes through the [`Vtable`], so
+//! queues, wakers and the owned-task list handle tasks as untyped
+//! `NonNull<Header>` pointers.
+//!
+//! # Completing a task
+//!
+//! The thread that owns the future (`RUNNING`) when it finishes:
+//! 1. marks it `FINISHING` (from here on `cancel()` returns false) and learns
+//!    whether a cancel came first;
+//! 2. drops the future in place and writes the output into the stage;
+//! 3. runs the done callbacks, taking them from the owned-task list until none
+//!    are left, then unlinks the task from that list under the same lock (so
+//!    a callback added later runs at once, on the adder's thread);
+//! 4. sets `COMPLETE`: the output now belongs to the `Task` handle; if the
+//!    handle is gone the completer drops the output, otherwise it wakes the
+//!    awaiting task if one registered;
+//! 5. releases its own reference and the owned list's.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::{self, NonNull};
+use std::task::{Context, Poll, Waker};
+
+use super::error::TaskError;
+use super::id::TaskId;
+use super::owned::{Callback, UNLINKED};
+use super::state::{self, State, ToIdle, ToRunning};
+use super::waker;
+use crate::loom::{Arc, UnsafeCell};
+use crate::scheduler::Shared;
+
+/// The type-independent part of a task, at the start of every cell.
+#[repr(C)]
+pub(crate) struct Header {
+    /// Flags and reference count (see `state.rs`).
+    pub(crate) state: State,
+    /// The functions that know the future's type.
+    pub(crate) vtable: &'static Vtable,
+    /// The task's id.
+    pub(crate) id: TaskId,
+    /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
+    /// written only under that shard's lock.
+    pub(crate) owned_slot: UnsafeCell<u32>,
+    /// The name given at spawn (thin pointer: names are rare).
+    pub(crate) name: Option<Box<String>>,
+    /// The runtime the task belongs to.
+    pub(crate) shared: Arc<Shared>,
+    /// The waker of whoever awaits the `Task` handle; ownership is handed
+    /// back and forth with the `JOIN_WAKER` flag.
+    pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// Size of a task's header: the per-task cost on top of its future.
+pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
+
+/// The typed operations of a task, one static table per future type.
+pub(crate) struct Vtable {
+    /// Runs the task once; consumes the caller's `Notified` reference.
+    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Drops the future and completes as cancelled. The caller owns
+    /// `RUNNING` (from `transition_to_shutdown`) and one reference.
+    pub(crate) shutdown: unsafe fn(NonNull<Header>),
+    /// Moves the output into `*mut Option<Result<T, TaskError>>`.
+    pub(crate) take_output: unsafe fn(NonNull<Header>, *mut ()),
+    /// A pointer to the `Result<T, TaskError>` in the stage, or null once it
+    /// was taken.
+    pub(crate) output_ptr: unsafe fn(NonNull<Header>) -> *const (),
+    /// Drops the output.
+    pub(crate) drop_output: unsafe fn(NonNull<Header>),
+    /// Frees the cell.
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// Queues the task (`is_yield`: it woke itself during its own poll).
+    pub(crate) schedule: fn(Notified, bool),
+}
+
+/// How a kind of task is queued: on the workers, or on the blocking pool.
+pub(crate) trait Schedule: 'static {
+    /// Queues a task of this kind.
+    fn schedule(task: Notified, is_yield: bool);
+}
+
+/// A reference to a task that is due to run; holding it is the right to run
+/// the task. Dropping it releases the reference without running.
+pub(crate) struct Notified(NonNull<Header>);
+
+// SAFETY: a `Notified` is a counted reference to a cell whose shared parts are
+// atomics or guarded by the state protocol; the future inside is `Send`
+// (spawn requires it), so the right to poll it may move between threads.
+unsafe impl Send for Notified {}
+
+impl Notified {
+    /// Wraps a pointer that carries one reference.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live task cell, and the caller must transfer one
+    /// reference (and the `SCHEDULED` flag's right to run) to the result.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Notified {
+        Notified(ptr)
+    }
+
+    /// The task's header.
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: the reference we hold keeps the cell alive.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Polls the task once (or drops it if it was cancelled).
+    pub(crate) fn run(self) {
+        let ptr = ManuallyDrop::new(self).0;
+        // SAFETY: we pass our reference and our right to run to `poll`.
+        unsafe { (ptr.as_ref().vtable.poll)(ptr) }
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { drop_reference(self.0) }
+    }
+}
+
+impl std::fmt::Debug for Notified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Notified({})", self.header().id)
+    }
+}
+
+/// Releases one reference, freeing the cell if it was the last.
+///
+/// # Safety
+///
+/// The caller must own one reference to a live cell and not use `ptr` after.
+pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
+    // SAFETY: the reference we own keeps the cell alive until `ref_dec`.
+    unsafe {
+        if ptr.as_ref().state.ref_dec(1) {
+            (ptr.as_ref().vtable.dealloc)(ptr);
+        }
+    }
+}
+
+/// The future, then its output, then nothing.
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, TaskError>),
+    Consumed,
+}
+
+/// A whole task: header first (`repr(C)`), so a cell pointer is a header
+/// pointer.
+#[repr(C)]
+struct Cell<F: Future, S> {
+    header: Header,
+    stage: UnsafeCell<Stage<F>>,
+    _kind: PhantomData<S>,
+}
+
+impl<F: Future + 'static, S: Schedule> Cell<F, S> {
+    const VTABLE: Vtable = Vtable {
+        poll: poll::<F, S>,
+        shutdown: shutdown::<F, S>,
+        take_output: take_output::<F, S>,
+        output_ptr: output_ptr::<F, S>,
+        drop_output: drop_output::<F, S>,
+        dealloc: dealloc::<F, S>,
+        schedule: S::schedule,
+    };
+
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `Cell<F, S>`.
+    unsafe fn from_header<'a>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+        // SAFETY: `Header` is the first field of the `repr(C)` cell and the
+        // vtable that led here was built for exactly `Cell<F, S>`.
+        unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+    }
+}
+
+/// Allocates a task. Returns the untyped pointer, carrying the three initial
+/// references (handle, owned list, first `Notified`).
+pub(crate) fn allocate<F, S>(
+    future: F,
+    id: TaskId,
+    name: Option<String>,
+    shared: Arc<Shared>,
+) -> NonNull<Header>
+where
+    F: Future + 'static,
+    S: Schedule,
+{
+    let cell = Box::new(Cell::<F, S> {
+        header: Header {
+            state: State::new(),
+            vtable: &Cell::<F, S>::VTABLE,
+            id,
+            owned_slot: UnsafeCell::new(UNLINKED),
+            name: name.map(Box::new),
+            shared,
+            join_waker: UnsafeCell::new(None),
+        },
+        stage: UnsafeCell::new(Stage::Running(future)),
+        _kind: PhantomData,
+    });
+    NonNull::from(Box::leak(cell)).cast()
+}
+
+/// Completes a task that was never shared (spawned after shutdown) as
+/// cancelled: drops the future, leaves only the handle's reference.
+///
+/// # Safety
+///
+/// `ptr` comes from `allocate::<F, S>` and nothing but the caller has seen it.
+pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller guarantees the type and exclusive access.
+    let cell = unsafe { Cell::<F, S>::from_header(ptr) };
+    let result = match drop_future(cell) {
+        None => Err(TaskError::Cancelled),
+        Some(p) => Err(TaskError::panicked(p)),
+    };
+    // SAFETY: exclusive access; the stage was just dropped in place.
+    cell.stage
+        .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
+    cell.header.state.set_unshared(
+        state::COMPLETE | state::FINISHING | state::CANCELLED | state::JOIN_INTEREST | state::REF_ONE,
+    );
+}
+
+/// Runs a task once. See `Vtable::poll`.
+unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: our reference keeps the cell alive; the vtable fixes the type.
+    let cell = unsafe { Cell::<F, S>::from_header(ptr) };
+    let header = &cell.header;
+    match header.state.transition_to_running() {
+        ToRunning::Poll => {}
+        ToRunning::Cancel => {
+            // SAFETY: we own RUNNING and the runner's reference.
+            unsafe { cancel_and_complete::<F, S>(ptr) };
+            return;
+        }
+        ToRunning::Skip => {
+            // SAFETY: we own the `Notified`'s reference.
+            unsafe { drop_reference(ptr) };
+            return;
+        }
+    }
+
+    // A waker borrowed from our reference: cloning it adds one.
+    // SAFETY: the cell outlives the poll (we hold a reference).
+    let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
+    let mut cx = Context::from_waker(&waker);
+    let res = {
+        let _task = crate::context::enter_task(header.id);
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            cell.stage.with_mut(|stage| {
+                // SAFETY: RUNNING gives us exclusive access to the stage, and
+                // the future never moves: it is dropped in place.
+                match unsafe { &mut *stage } {
+                    Stage::Running(f) => unsafe { Pin::new_unchecked(f) }.poll(&mut cx),
+                    _ => unreachable!("a running task has no future"),
+                }
+            })
+        }))
+    };
+
+    match res {
+        Ok(Poll::Pending) => match header.state.transition_to_idle() {
+            ToIdle::Idle => {}
+            // SAFETY: the transition kept our reference for the new `Notified`.
+            ToIdle::Notified => S::schedule(unsafe { Notified::from_raw(ptr) }, true),
+            // SAFETY: we still own RUNNING and our reference.
+            ToIdle::Cancel => unsafe { cancel_and_complete::<F, S>(ptr) },
+        },
+        // SAFETY: we own RUNNING and our reference.
+        Ok(Poll::Ready(out)) => unsafe { finish::<F, S>(ptr, Ok(out)) },
+        // SAFETY: as above.
+        Err(payload) => unsafe { finish::<F, S>(ptr, Err(TaskError::panicked(payload))) },
+    }
+}
+
+/// Drops the future in place, catching a panic from its destructor.
+fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> Option<Box<dyn std::any::Any + Send>> {
+    cell.stage.with_mut(|stage| {
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            // SAFETY: the caller owns RUNNING (or exclusive access), and the
+            // stage is rewritten with `ptr::write` right after, never dropped
+            // twice.
+            unsafe { ptr::drop_in_place(stage) }
+        }))
+        .err()
+    })
+}
+
+/// The future returned or panicked: store the result and complete.
+///
+/// # Safety
+///
+/// The caller owns `RUNNING` and one reference.
+unsafe fn finish<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    result: Result<F::Output, TaskError>,
+) {
+    // SAFETY: guaranteed by the caller.
+    let cell = unsafe { Cell::<F, S>::from_header(ptr) };
+    let cancelled = cell.header.state.transition_to_finishing();
+    let drop_panic = drop_future(cell);
+    let result = match (result, drop_panic) {
+        // A cancel that `cancel()` reported as taking effect wins over a value.
+        (Ok(value), None) if cancelled => {
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+            Err(TaskError::Cancelled)
+        }
+        (Ok(value), Some(p)) => {
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+            Err(TaskError::panicked(p))
+        }
+        (result, _) => result,
+    };
+    // SAFETY: the stage was dropped in place above.
+    cell.stage
+        .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
+    // SAFETY: we still own RUNNING and our reference.
+    unsafe { complete::<F, S>(ptr) }
+}
+
+/// Drops the future of a cancelled task and completes it.
+///
+/// # Safety
+///
+/// The caller owns `RUNNING` and one reference.
+unsafe fn cancel_and_complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: guaranteed by the caller.
+    let cell = unsafe { Cell::<F, S>::from_header(ptr) };
+    cell.header.state.transition_to_finishing();
+    let result = match drop_future(cell) {
+        None => Err(TaskError::Cancelled),
+        Some(p) => Err(TaskError::panicked(p)),
+    };
+    // SAFETY: the stage was dropped in place above.
+    cell.stage
+        .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
+    // SAFETY: we still own RUNNING and our reference.
+    unsafe { complete::<F, S>(ptr) }
+}
+
+/// Steps 3 to 5 of completion (see the module docs).
+///
+/// # Safety
+///
+/// The caller owns `RUNNING` and one reference, and the stage is `Finished`.
+unsafe fn complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: guaranteed by the caller.
+    let cell = unsafe { Cell::<F, S>::from_header(ptr) };
+    let header = &cell.header;
+
+    // Run the done callbacks, then leave the owned list.
+    // SAFETY: the stage is `Finished` and stays untouched until `COMPLETE`.
+    let out = unsafe { output_ptr::<F, S>(ptr) };
+    while let Some(callbacks) = header.shared.owned.take_callbacks_or_unlink(header) {
+        for cb in callbacks {
+            run_callback(cb, out);
+        }
+    }
+
+    // Publish the output.
+    let prev = header.state.transition_to_complete();
+    if prev & state::JOIN_INTEREST == 0 {
+        // Nobody will read it.
+        // SAFETY: the handle is gone, so we are the output's only owner.
+        unsafe { drop_output::<F, S>(ptr) };
+    } else if prev & state::JOIN_WAKER != 0 {
+        // SAFETY: with JOIN_WAKER set at COMPLETE the slot is ours to read
+        // and the handle never writes it again.
+        header.join_waker.with(|w| {
+            if let Some(w) = unsafe { &*w } {
+                w.wake_by_ref();
+            }
+        });
+    }
+
+    // Release the runner's reference and the owned list's.
+    if header.state.ref_dec(2) {
+        // SAFETY: those were the last references.
+        unsafe { dealloc::<F, S>(ptr) };
+    }
+}
+
+/// Runs one done callback on the output, keeping a panic inside it from
+/// unwinding into the scheduler (the panic hook has reported it already).
+pub(crate) fn run_callback(cb: Callback, out: *const ()) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || cb(out)));
+}
+
+unsafe fn shutdown<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller owns RUNNING and a reference (see `Vtable::shutdown`).
+    unsafe { cancel_and_complete::<F, S>(ptr) }
+}
+
+unsafe fn take_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, dst: *mut ()) {
+    // SAFETY: the handle calls this only after seeing COMPLETE, which makes it
+    // the stage's sole owner; `dst` points to an `Option<Result<F::Output, _>>`.
+    unsafe {
+        let cell = Cell::<F, S>::from_header(ptr);
+        let stage = cell.stage.with_mut(|s| ptr::replace(s, Stage::Consumed));
+        match stage {
+            Stage::Finished(out) => *(dst as *mut Option<Result<F::Output, TaskError>>) = Some(out),
+            _ => panic!("a Task was polled again after it returned its result"),
+        }
+    }
+}
+
+unsafe fn output_ptr<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) -> *const () {
+    // SAFETY: callers hold a reference and access the stage only when no one
+    // can write it (see `complete` and `Task::add_done_callback`).
+    unsafe {
+        let cell = Cell::<F, S>::from_header(ptr);
+        cell.stage.with(|s| match &*s {
+            Stage::Finished(out) => out as *const Result<F::Output, TaskError> as *const (),
+            _ => ptr::null(),
+        })
+    }
+}
+
+unsafe fn drop_output<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller is the output's sole owner (handle after COMPLETE, or
+    // the completer when the handle is gone).
+    unsafe {
+        let cell = Cell::<F, S>::from_header(ptr);
+        let stage = cell.stage.with_mut(|s| ptr::replace(s, Stage::Consumed));
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(stage)));
+    }
+}
+
+unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the reference count reached zero, so nothing else points here;
+    // the cell was allocated as a `Box<Cell<F, S>>` in `allocate`.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}

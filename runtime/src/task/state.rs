@@ -1,0 +1,415 @@
+//! The task state word: lifecycle flags in the low bits, the reference count
+//! in the rest, all in one `AtomicUsize` so every transition is one atomic
+//! read-modify-write.
+//!
+//! # Flags
+//!
+//! - [`SCHEDULED`]: a `Notified` for the task sits in (or is on its way to) a
+//!   queue, or the task was woken while [`RUNNING`]. Only the holder of that
+//!   `Notified` may run the task. Waking a task that is already scheduled does
+//!   nothing; waking a running task only sets the flag, and the runner pushes
+//!   the task again when the poll returns (that is how a yield is seen).
+//! - [`RUNNING`]: one thread owns the future: it is polling it, or dropping it.
+//! - [`FINISHING`]: the future has returned `Ready`, panicked, or been dropped.
+//!   From here on `cancel()` no longer takes effect.
+//! - [`COMPLETE`]: the output is stored and every done callback has run. The
+//!   `Task` handle may take the output from now on, and nothing else touches
+//!   it.
+//! - [`CANCELLED`]: `cancel()` was called before the task finished; the future
+//!   is dropped at its next scheduling point and the output is
+//!   `Err(Cancelled)`.
+//! - [`JOIN_INTEREST`]: the `Task` handle is alive. Whoever sees it cleared
+//!   together with [`COMPLETE`] drops the output.
+//! - [`JOIN_WAKER`]: the join waker slot holds the awaiting task's waker and
+//!   belongs to the runtime side; while it is clear the slot belongs to the
+//!   `Task` handle.
+//!
+//! # References
+//!
+//! A new task has three: the `Task` handle, the owned-task list (released when
+//! the task completes), and the first `Notified`. Every `Waker` and every
+//! queued `Notified` holds one more. The cell is freed when the count reaches
+//! zero.
+
+use crate::loom::{AtomicUsize, Ordering};
+
+/// A `Notified` for the task is queued, or the task was woken while running.
+pub(crate) const SCHEDULED: usize = 1 << 0;
+/// A thread owns the future (polls or drops it).
+pub(crate) const RUNNING: usize = 1 << 1;
+/// The output is stored and the done callbacks have run.
+pub(crate) const COMPLETE: usize = 1 << 2;
+/// Cancellation was requested before the task finished.
+pub(crate) const CANCELLED: usize = 1 << 3;
+/// The future is done (returned, panicked or dropped); cancel has no effect.
+pub(crate) const FINISHING: usize = 1 << 4;
+/// The `Task` handle is alive.
+pub(crate) const JOIN_INTEREST: usize = 1 << 5;
+/// The join waker slot is set and owned by the runtime side.
+pub(crate) const JOIN_WAKER: usize = 1 << 6;
+
+/// The reference count starts at this bit.
+const REF_SHIFT: u32 = 8;
+/// One reference.
+pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
+
+/// The state of a new task: scheduled, with a handle, three references.
+pub(crate) const INITIAL: usize = SCHEDULED | JOIN_INTEREST | 3 * REF_ONE;
+
+/// The atomic state word of one task.
+#[derive(Debug)]
+pub(crate) struct State(AtomicUsize);
+
+/// What the runner may do after `transition_to_running`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToRunning {
+    /// Poll the future.
+    Poll,
+    /// Cancellation was requested: drop the future and complete.
+    Cancel,
+    /// Someone else owns or has finished the task: drop the `Notified`.
+    Skip,
+}
+
+/// What the runner does after a poll returned `Pending`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToIdle {
+    /// Nothing: the runner's reference was released in the transition.
+    Idle,
+    /// The task was woken during the poll: push it again with the runner's
+    /// reference.
+    Notified,
+    /// Cancellation arrived during the poll: drop the future and complete.
+    Cancel,
+}
+
+/// What a waker does.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum WakeAction {
+    /// Push a `Notified` carrying one reference.
+    Submit,
+    /// Nothing to push.
+    Nothing,
+    /// Nothing to push, and the waker held the last reference: free the cell.
+    Dealloc,
+}
+
+/// What `cancel` did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CancelAction {
+    /// The task had already finished.
+    TooLate,
+    /// Recorded; whoever runs the task next will see it.
+    Requested,
+    /// Recorded, and the task was idle: push a `Notified` (one reference was
+    /// added for it) so a worker drops the future promptly.
+    Submit,
+}
+
+impl State {
+    /// A state word for a new task.
+    pub(crate) fn new() -> State {
+        State(AtomicUsize::new(INITIAL))
+    }
+
+    /// The current flags and count.
+    pub(crate) fn load(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Overwrites the word. Only for a task nobody else can see yet.
+    pub(crate) fn set_unshared(&self, value: usize) {
+        self.0.store(value, Ordering::Release);
+    }
+
+    fn update<R>(&self, mut f: impl FnMut(usize) -> (Option<usize>, R)) -> R {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            let (next, ret) = f(cur);
+            let Some(next) = next else { return ret };
+            match self
+                .0
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return ret,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Takes ownership of the future for a poll, consuming `SCHEDULED`.
+    pub(crate) fn transition_to_running(&self) -> ToRunning {
+        self.update(|cur| {
+            if cur & (RUNNING | COMPLETE) != 0 {
+                // Shutdown took the task while this `Notified` was queued.
+                return (None, ToRunning::Skip);
+            }
+            debug_assert!(cur & SCHEDULED != 0, "running a task that was not scheduled");
+            let next = (cur & !SCHEDULED) | RUNNING;
+            let action = if cur & CANCELLED != 0 {
+                ToRunning::Cancel
+            } else {
+                ToRunning::Poll
+            };
+            (Some(next), action)
+        })
+    }
+
+    /// Gives the future back after a `Pending` poll.
+    pub(crate) fn transition_to_idle(&self) -> ToIdle {
+        self.update(|cur| {
+            debug_assert!(cur & RUNNING != 0);
+            if cur & CANCELLED != 0 {
+                return (None, ToIdle::Cancel);
+            }
+            let next = cur & !RUNNING;
+            if cur & SCHEDULED != 0 {
+                (Some(next), ToIdle::Notified)
+            } else {
+                // Release the runner's reference; the owned list still holds
+                // one, so this can never be the last.
+                debug_assert!(ref_count(cur) >= 2);
+                (Some(next - REF_ONE), ToIdle::Idle)
+            }
+        })
+    }
+
+    /// Marks the future as done; returns whether cancellation was requested
+    /// first (then the output is `Err(Cancelled)`).
+    pub(crate) fn transition_to_finishing(&self) -> bool {
+        self.0.fetch_or(FINISHING, Ordering::AcqRel) & CANCELLED != 0
+    }
+
+    /// Publishes the output: clears `RUNNING`, sets `COMPLETE`. Returns the
+    /// previous word so the caller can see `JOIN_INTEREST` and `JOIN_WAKER`.
+    pub(crate) fn transition_to_complete(&self) -> usize {
+        let prev = self.0.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel);
+        debug_assert!(prev & RUNNING != 0 && prev & COMPLETE == 0);
+        prev
+    }
+
+    /// Takes the future away from an idle or queued task at shutdown. Returns
+    /// true when the caller now owns it (`RUNNING`); a running task only gets
+    /// `CANCELLED`, and its runner finishes the job.
+    pub(crate) fn transition_to_shutdown(&self) -> bool {
+        self.update(|cur| {
+            if cur & COMPLETE != 0 {
+                (None, false)
+            } else if cur & RUNNING != 0 {
+                (Some(cur | CANCELLED), false)
+            } else {
+                (Some(cur | RUNNING | CANCELLED), true)
+            }
+        })
+    }
+
+    /// A wake that consumes the waker's reference.
+    pub(crate) fn wake_by_val(&self) -> WakeAction {
+        self.update(|cur| {
+            if cur & RUNNING != 0 {
+                // The runner will push it; drop the waker's reference (the
+                // runner holds another, so it is not the last).
+                (Some((cur | SCHEDULED) - REF_ONE), WakeAction::Nothing)
+            } else if cur & (COMPLETE | SCHEDULED) != 0 {
+                let next = cur - REF_ONE;
+                let action = if ref_count(next) == 0 {
+                    WakeAction::Dealloc
+                } else {
+                    WakeAction::Nothing
+                };
+                (Some(next), action)
+            } else {
+                // The waker's reference becomes the `Notified`'s.
+                (Some(cur | SCHEDULED), WakeAction::Submit)
+            }
+        })
+    }
+
+    /// A wake that keeps the waker's reference; returns true when the caller
+    /// must push a `Notified` (a reference was added for it).
+    pub(crate) fn wake_by_ref(&self) -> bool {
+        self.update(|cur| {
+            if cur & RUNNING != 0 {
+                if cur & SCHEDULED != 0 {
+                    (None, false)
+                } else {
+                    (Some(cur | SCHEDULED), false)
+                }
+            } else if cur & (COMPLETE | SCHEDULED) != 0 {
+                (None, false)
+            } else {
+                (Some((cur | SCHEDULED) + REF_ONE), true)
+            }
+        })
+    }
+
+    /// Requests cancellation.
+    pub(crate) fn cancel(&self) -> CancelAction {
+        self.update(|cur| {
+            if cur & (COMPLETE | FINISHING) != 0 {
+                (None, CancelAction::TooLate)
+            } else if cur & CANCELLED != 0 {
+                (None, CancelAction::Requested)
+            } else if cur & (RUNNING | SCHEDULED) != 0 {
+                (Some(cur | CANCELLED), CancelAction::Requested)
+            } else {
+                (
+                    Some((cur | CANCELLED | SCHEDULED) + REF_ONE),
+                    CancelAction::Submit,
+                )
+            }
+        })
+    }
+
+    /// Clears `JOIN_INTEREST` (and `JOIN_WAKER`, so nobody wakes a handle that
+    /// is gone). Returns the previous word: if it had `COMPLETE`, the caller
+    /// drops the output.
+    pub(crate) fn unset_join_interest(&self) -> usize {
+        self.update(|cur| {
+            let next = if cur & COMPLETE != 0 {
+                cur & !JOIN_INTEREST
+            } else {
+                cur & !(JOIN_INTEREST | JOIN_WAKER)
+            };
+            (Some(next), cur)
+        })
+    }
+
+    /// Hands the join waker slot to the runtime side. Fails (returning the
+    /// word) when the task completed meanwhile.
+    pub(crate) fn set_join_waker(&self) -> Result<(), usize> {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_WAKER == 0);
+            if cur & COMPLETE != 0 {
+                (None, Err(cur))
+            } else {
+                (Some(cur | JOIN_WAKER), Ok(()))
+            }
+        })
+    }
+
+    /// Takes the join waker slot back so the handle can replace the waker.
+    /// Fails when the task completed meanwhile.
+    pub(crate) fn unset_join_waker(&self) -> Result<(), usize> {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_WAKER != 0);
+            if cur & COMPLETE != 0 {
+                (None, Err(cur))
+            } else {
+                (Some(cur & !JOIN_WAKER), Ok(()))
+            }
+        })
+    }
+
+    /// Adds a reference.
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
+        // A count this high means references leak: stop before it wraps.
+        if prev > isize::MAX as usize {
+            std::process::abort();
+        }
+    }
+
+    /// Drops `n` references; returns true when they were the last.
+    pub(crate) fn ref_dec(&self, n: usize) -> bool {
+        let prev = self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel);
+        debug_assert!(ref_count(prev) >= n);
+        ref_count(prev) == n
+    }
+}
+
+/// The reference count in a state word.
+pub(crate) fn ref_count(word: usize) -> usize {
+    word >> REF_SHIFT
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wake_while_running_sets_scheduled_and_runner_repushes() {
+        let s = State::new();
+        assert_eq!(s.transition_to_running(), ToRunning::Poll);
+        assert!(!s.wake_by_ref());
+        assert_eq!(s.transition_to_idle(), ToIdle::Notified);
+        assert_eq!(ref_count(s.load()), 3);
+    }
+
+    #[test]
+    fn idle_transition_releases_runner_reference() {
+        let s = State::new();
+        s.transition_to_running();
+        assert_eq!(s.transition_to_idle(), ToIdle::Idle);
+        assert_eq!(ref_count(s.load()), 2);
+        assert!(s.wake_by_ref());
+        assert_eq!(ref_count(s.load()), 3);
+        // A second wake while queued does nothing.
+        assert!(!s.wake_by_ref());
+        assert_eq!(ref_count(s.load()), 3);
+    }
+
+    #[test]
+    fn cancel_of_idle_task_submits_and_is_seen_by_runner() {
+        let s = State::new();
+        s.transition_to_running();
+        s.transition_to_idle();
+        assert_eq!(s.cancel(), CancelAction::Submit);
+        assert_eq!(s.cancel(), CancelAction::Requested);
+        assert_eq!(s.transition_to_running(), ToRunning::Cancel);
+        assert!(s.transition_to_finishing());
+        assert_eq!(s.cancel(), CancelAction::TooLate);
+    }
+
+    #[test]
+    fn cancel_after_finishing_is_too_late() {
+        let s = State::new();
+        s.transition_to_running();
+        assert!(!s.transition_to_finishing());
+        assert_eq!(s.cancel(), CancelAction::TooLate);
+        let prev = s.transition_to_complete();
+        assert!(prev & JOIN_INTEREST != 0);
+        assert!(s.load() & COMPLETE != 0 && s.load() & RUNNING == 0);
+    }
+
+    #[test]
+    fn shutdown_skips_running_task_but_marks_it() {
+        let s = State::new();
+        s.transition_to_running();
+        assert!(!s.transition_to_shutdown());
+        assert_eq!(s.transition_to_idle(), ToIdle::Cancel);
+    }
+
+    #[test]
+    fn queued_notified_is_skipped_after_shutdown_took_the_task() {
+        let s = State::new();
+        assert!(s.transition_to_shutdown());
+        assert_eq!(s.transition_to_running(), ToRunning::Skip);
+    }
+
+    #[test]
+    fn join_waker_handoff_fails_after_complete() {
+        let s = State::new();
+        s.set_join_waker().unwrap();
+        s.unset_join_waker().unwrap();
+        s.transition_to_running();
+        s.transition_to_finishing();
+        s.transition_to_complete();
+        assert!(s.set_join_waker().is_err());
+    }
+
+    #[test]
+    fn wake_by_val_on_complete_task_can_free_it() {
+        let s = State::new();
+        s.transition_to_running();
+        s.transition_to_finishing();
+        s.transition_to_complete();
+        // Release the handle's, the owned list's and the runner's references.
+        assert!(!s.ref_dec(2));
+        let prev = s.unset_join_interest();
+        assert!(prev & COMPLETE != 0);
+        s.ref_inc(); // a waker
+        assert!(!s.ref_dec(1)); // handle's reference
+        assert_eq!(s.wake_by_val(), WakeAction::Dealloc);
+    }
+}
