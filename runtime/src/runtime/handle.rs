@@ -31,7 +31,9 @@ pub struct Handle {
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handle").field("shared", &self.shared).finish()
+        f.debug_struct("Handle")
+            .field("shared", &self.shared)
+            .finish()
     }
 }
 

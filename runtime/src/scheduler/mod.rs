@@ -122,8 +122,7 @@ impl Shared {
         let task = unsafe { Task::from_raw(ptr) };
         if self.owned.bind(ptr) {
             // SAFETY: as in `spawn`.
-            self.blocking
-                .push(unsafe { Notified::from_raw(ptr) }, self);
+            self.blocking.push(unsafe { Notified::from_raw(ptr) }, self);
         } else {
             // SAFETY: as in `spawn`.
             unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr) };

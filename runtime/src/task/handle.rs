@@ -95,7 +95,7 @@ impl<T> Task<T> {
 
     /// The name given with [`task::Builder::name`](crate::task::Builder::name).
     pub fn name(&self) -> Option<&str> {
-        self.header().name.as_deref().map(|s| s.as_str())
+        self.header().name.as_deref().map(|n| &*n.0)
     }
 
     /// Lets the task run on without a handle (same as dropping it).

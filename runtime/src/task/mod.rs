@@ -21,8 +21,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use builder::Builder;
-pub(crate) use coop::BUDGET as BUDGET_PER_TURN;
 pub use coop::consume_budget;
+pub(crate) use coop::BUDGET as BUDGET_PER_TURN;
 pub use error::{PanicPayload, TaskError};
 pub use handle::Task;
 pub use id::TaskId;

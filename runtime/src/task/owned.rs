@@ -65,7 +65,10 @@ impl OwnedTasks {
                 }))
             })
             .collect();
-        OwnedTasks { shards, mask: n - 1 }
+        OwnedTasks {
+            shards,
+            mask: n - 1,
+        }
     }
 
     fn shard(&self, header: &Header) -> &Mutex<Shard> {

@@ -47,14 +47,18 @@ pub(crate) struct Header {
     /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
     /// written only under that shard's lock.
     pub(crate) owned_slot: UnsafeCell<u32>,
-    /// The name given at spawn (thin pointer: names are rare).
-    pub(crate) name: Option<Box<String>>,
+    /// The name given at spawn (behind a thin pointer: names are rare).
+    pub(crate) name: Option<Box<TaskName>>,
     /// The runtime the task belongs to.
     pub(crate) shared: Arc<Shared>,
     /// The waker of whoever awaits the `Task` handle; ownership is handed
     /// back and forth with the `JOIN_WAKER` flag.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
 }
+
+/// A task's name; boxed again in the header to keep the pointer thin.
+#[derive(Debug)]
+pub(crate) struct TaskName(pub(crate) Box<str>);
 
 /// Size of a task's header: the per-task cost on top of its future.
 pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
@@ -201,7 +205,7 @@ where
             vtable: &Cell::<F, S>::VTABLE,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
-            name: name.map(Box::new),
+            name: name.map(|n| Box::new(TaskName(n.into_boxed_str()))),
             shared,
             join_waker: UnsafeCell::new(None),
         },
@@ -228,7 +232,11 @@ pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(ptr: NonN
     cell.stage
         .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
     cell.header.state.set_unshared(
-        state::COMPLETE | state::FINISHING | state::CANCELLED | state::JOIN_INTEREST | state::REF_ONE,
+        state::COMPLETE
+            | state::FINISHING
+            | state::CANCELLED
+            | state::JOIN_INTEREST
+            | state::REF_ONE,
     );
 }
 
@@ -262,6 +270,8 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
                 // SAFETY: RUNNING gives us exclusive access to the stage, and
                 // the future never moves: it is dropped in place.
                 match unsafe { &mut *stage } {
+                    // SAFETY: as above: the future stays where it is until it
+                    // is dropped in place.
                     Stage::Running(f) => unsafe { Pin::new_unchecked(f) }.poll(&mut cx),
                     _ => unreachable!("a running task has no future"),
                 }
@@ -378,6 +388,7 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         // SAFETY: with JOIN_WAKER set at COMPLETE the slot is ours to read
         // and the handle never writes it again.
         header.join_waker.with(|w| {
+            // SAFETY: see above.
             if let Some(w) = unsafe { &*w } {
                 w.wake_by_ref();
             }

@@ -54,7 +54,7 @@ const REF_SHIFT: u32 = 8;
 pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// The state of a new task: scheduled, with a handle, three references.
-pub(crate) const INITIAL: usize = SCHEDULED | JOIN_INTEREST | 3 * REF_ONE;
+pub(crate) const INITIAL: usize = SCHEDULED | JOIN_INTEREST | (3 * REF_ONE);
 
 /// The atomic state word of one task.
 #[derive(Debug)]
@@ -144,7 +144,10 @@ impl State {
                 // Shutdown took the task while this `Notified` was queued.
                 return (None, ToRunning::Skip);
             }
-            debug_assert!(cur & SCHEDULED != 0, "running a task that was not scheduled");
+            debug_assert!(
+                cur & SCHEDULED != 0,
+                "running a task that was not scheduled"
+            );
             let next = (cur & !SCHEDULED) | RUNNING;
             let action = if cur & CANCELLED != 0 {
                 ToRunning::Cancel

@@ -26,6 +26,7 @@ fn header<'a>(data: *const ()) -> (&'a Header, NonNull<Header>) {
     // SAFETY: every waker built here carries a non-null header pointer whose
     // cell is kept alive by the waker's reference (or by the borrowing poll).
     let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: as above: the cell is alive for the waker's use.
     (unsafe { ptr.as_ref() }, ptr)
 }
 

@@ -1,0 +1,390 @@
+//! `compare`: the same workloads on aiolos, tokio and smol.
+//!
+//! ```text
+//! cargo run --release -p aiolos-benches --bin compare -- [--workers N] [--runs R] [--only a,b]
+//!     [--runtimes aiolos,tokio,smol] [--iters K] [--timeout SECS]
+//! ```
+//!
+//! # Protocol
+//!
+//! The parent never builds a runtime. Each measurement is a fresh child
+//! process, the binary re-executed as
+//! `compare --child RUNTIME WORKLOAD --workers N [--iters K]`, so no runtime
+//! inherits another's threads, allocator state or warmed caches. Children run
+//! one at a time, interleaved: round 1 runs every workload on aiolos, tokio,
+//! smol; round 2 again; and so on for R rounds, so drift in machine load
+//! spreads over all runtimes.
+//!
+//! A child:
+//! 1. builds the runtime with N workers (exit 3 if that fails);
+//! 2. runs one warm-up iteration, then `iters` timed ones, checking every
+//!    iteration's counts (exit 2 with the reason on stderr at the first wrong
+//!    count, before printing any time);
+//! 3. prints one line on stdout: the nanoseconds per iteration;
+//! 4. drops the runtime and exits 0.
+//!
+//! The parent accepts a time only from a child that printed it AND exited 0.
+//! A child still running after `--timeout` seconds (default 120) is killed and
+//! reported as hung: during the workload if it printed nothing, during
+//! runtime shutdown if it had printed its time. A runtime with any failed run
+//! gets `FAILED: reason` for that workload instead of a time.
+
+use std::io::Read as _;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use aiolos_benches::report::{self, Cell, Stats};
+use aiolos_benches::rt::{Aiolos, Rt, Smol, Tokio};
+use aiolos_benches::workloads::Workload;
+
+/// Runtimes in the order each round runs them.
+const RUNTIMES: [&str; 3] = [Aiolos::NAME, Tokio::NAME, Smol::NAME];
+/// The runtime every median is divided by.
+const BASELINE: &str = Tokio::NAME;
+/// Child exit code: a workload's check failed.
+const EXIT_CHECK_FAILED: u8 = 2;
+/// Child exit code: the runtime could not be built.
+const EXIT_BUILD_FAILED: u8 = 3;
+
+/// Command-line options.
+#[derive(Debug)]
+struct Opts {
+    /// Worker threads per runtime.
+    workers: usize,
+    /// Measurements per runtime and workload.
+    runs: usize,
+    /// Workloads to run.
+    workloads: Vec<Workload>,
+    /// Runtimes to run.
+    runtimes: Vec<&'static str>,
+    /// Overrides every workload's timed iteration count.
+    iters: Option<u32>,
+    /// Seconds before a child is declared hung.
+    timeout: Duration,
+    /// `--child RUNTIME WORKLOAD`: run one measurement.
+    child: Option<(String, Workload)>,
+}
+
+const USAGE: &str = "usage: compare [--workers N] [--runs R] [--only WORKLOAD,..] \
+[--runtimes aiolos,tokio,smol] [--iters K] [--timeout SECS]
+workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking";
+
+fn parse_args() -> Result<Opts, String> {
+    let mut opts = Opts {
+        workers: report::nproc(),
+        runs: 7,
+        workloads: Workload::ALL.to_vec(),
+        runtimes: RUNTIMES.to_vec(),
+        iters: None,
+        timeout: Duration::from_secs(120),
+        child: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |what: &str| args.next().ok_or(format!("{arg} needs {what}"));
+        match arg.as_str() {
+            "--workers" => opts.workers = number(&value("a number")?)?,
+            "--runs" => opts.runs = number(&value("a number")?)?,
+            "--iters" => opts.iters = Some(number(&value("a number")?)?),
+            "--timeout" => opts.timeout = Duration::from_secs(number(&value("seconds")?)?),
+            "--only" => {
+                opts.workloads = value("workload names")?
+                    .split(',')
+                    .map(|n| Workload::from_name(n.trim()).ok_or(format!("unknown workload `{n}`")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--runtimes" => {
+                opts.runtimes = value("runtime names")?
+                    .split(',')
+                    .map(|n| {
+                        RUNTIMES
+                            .into_iter()
+                            .find(|r| *r == n.trim())
+                            .ok_or(format!("unknown runtime `{n}`"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--child" => {
+                let rt = value("a runtime")?;
+                let w = value("a workload")?;
+                let w = Workload::from_name(&w).ok_or(format!("unknown workload `{w}`"))?;
+                opts.child = Some((rt, w));
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    if opts.workers == 0 || opts.runs == 0 || opts.iters == Some(0) {
+        return Err("--workers, --runs and --iters must be at least 1".into());
+    }
+    Ok(opts)
+}
+
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("`{s}` is not a number"))
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("compare: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(if e.is_empty() { 0 } else { 64 });
+        }
+    };
+    match &opts.child {
+        Some((rt, w)) => {
+            let iters = opts.iters.unwrap_or(w.iters());
+            match rt.as_str() {
+                "aiolos" => child::<Aiolos>(*w, opts.workers, iters),
+                "tokio" => child::<Tokio>(*w, opts.workers, iters),
+                "smol" => child::<Smol>(*w, opts.workers, iters),
+                other => {
+                    eprintln!("compare: unknown runtime `{other}`");
+                    ExitCode::from(64)
+                }
+            }
+        }
+        None => parent(&opts),
+    }
+}
+
+// ---------------------------------------------------------------- child ----
+
+/// One measurement in this process; see the protocol in the module docs.
+fn child<R: Rt>(w: Workload, workers: usize, iters: u32) -> ExitCode {
+    let rt = match R::build(workers) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BUILD_FAILED);
+        }
+    };
+    // Warm up: thread start-up, first allocations, blocking-pool growth.
+    if let Err(f) = w.run(&rt) {
+        eprintln!("warm-up iteration: {f}");
+        return ExitCode::from(EXIT_CHECK_FAILED);
+    }
+    let start = Instant::now();
+    for i in 0..iters {
+        if let Err(f) = w.run(&rt) {
+            eprintln!("iteration {}/{iters}: {f}", i + 1);
+            return ExitCode::from(EXIT_CHECK_FAILED);
+        }
+    }
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(iters);
+    println!("{ns:.0}");
+    // Shutdown is part of what must work: a hang here is caught by the parent.
+    drop(rt);
+    ExitCode::SUCCESS
+}
+
+// --------------------------------------------------------------- parent ----
+
+/// What one child produced.
+#[derive(Debug)]
+enum Outcome {
+    /// A checked time in ns per iteration.
+    Time(f64),
+    /// No valid time, and why.
+    Failed(String),
+}
+
+fn parent(opts: &Opts) -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("compare: cannot find my own executable to re-run: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", header(opts));
+
+    // results[w][r] = outcomes over runs.
+    let mut results: Vec<Vec<Vec<Outcome>>> = opts
+        .workloads
+        .iter()
+        .map(|_| opts.runtimes.iter().map(|_| Vec::new()).collect())
+        .collect();
+    for round in 1..=opts.runs {
+        for (wi, w) in opts.workloads.iter().enumerate() {
+            for (ri, rt) in opts.runtimes.iter().enumerate() {
+                let out = run_child(&exe, rt, *w, opts);
+                match &out {
+                    Outcome::Time(ns) => eprintln!(
+                        "[round {round}/{}] {w:<15} {rt:<7} {}",
+                        opts.runs,
+                        report::fmt_ns(*ns)
+                    ),
+                    Outcome::Failed(why) => eprintln!(
+                        "[round {round}/{}] {w:<15} {rt:<7} FAILED: {why}",
+                        opts.runs
+                    ),
+                }
+                results[wi][ri].push(out);
+            }
+        }
+    }
+
+    let mut any_failed = false;
+    let rows: Vec<(String, Vec<(String, Cell)>)> = opts
+        .workloads
+        .iter()
+        .zip(&results)
+        .map(|(w, per_rt)| {
+            let cells = opts
+                .runtimes
+                .iter()
+                .zip(per_rt)
+                .map(|(rt, outs)| {
+                    let cell = summarize(outs);
+                    any_failed |= matches!(cell, Cell::Failed(_));
+                    (rt.to_string(), cell)
+                })
+                .collect();
+            (w.name().to_string(), cells)
+        })
+        .collect();
+    println!();
+    print!("{}", report::table(&rows, BASELINE));
+    println!();
+    println!("time per iteration (one iteration = one whole workload); median/min/max over runs;");
+    println!("/{BASELINE} = median divided by {BASELINE}'s median (lower is faster).");
+    for w in &opts.workloads {
+        let iters = opts.iters.unwrap_or(w.iters());
+        println!(
+            "  {:<15} {} ({iters} timed iterations)",
+            w.name(),
+            w.about()
+        );
+    }
+    if any_failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The one-line header: settings, date, machine, aiolos's task header size.
+fn header(opts: &Opts) -> String {
+    format!(
+        "compare: workers={} runs={} date={} | machine: nproc={}, {} | aiolos task header: {} bytes",
+        opts.workers,
+        opts.runs,
+        report::utc_now(),
+        report::nproc(),
+        report::cpu_model(),
+        aiolos::task::HEADER_SIZE,
+    )
+}
+
+/// A time for the table only if every run produced one.
+fn summarize(outs: &[Outcome]) -> Cell {
+    let times: Vec<f64> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Time(t) => Some(*t),
+            Outcome::Failed(_) => None,
+        })
+        .collect();
+    let first_failure = outs.iter().find_map(|o| match o {
+        Outcome::Failed(why) => Some(why.as_str()),
+        Outcome::Time(_) => None,
+    });
+    match (first_failure, Stats::of(&times)) {
+        (None, Some(s)) => Cell::Measured(s),
+        (Some(why), _) => Cell::Failed(format!(
+            "{}/{} runs failed; first: {why}",
+            outs.len() - times.len(),
+            outs.len()
+        )),
+        (None, None) => Cell::Failed("no runs".into()),
+    }
+}
+
+/// Runs one child to completion or timeout and interprets what it left.
+fn run_child(exe: &std::path::Path, rt: &str, w: Workload, opts: &Opts) -> Outcome {
+    let mut cmd = Command::new(exe);
+    cmd.args(["--child", rt, w.name(), "--workers"])
+        .arg(opts.workers.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(k) = opts.iters {
+        cmd.arg("--iters").arg(k.to_string());
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(format!("cannot start child: {e}")),
+    };
+    // Drain the pipes on threads so a chatty child cannot block on a full pipe.
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_string(&mut s);
+            }
+            s
+        })
+    };
+    let out_t = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let err_t = drain(child.stderr.take().map(|p| Box::new(p) as _));
+
+    let deadline = Instant::now() + opts.timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Outcome::Failed(format!("waiting for child: {e}")),
+        }
+    };
+    let stdout = out_t.join().unwrap_or_default();
+    let stderr = err_t.join().unwrap_or_default();
+    let time: Option<f64> = stdout.lines().next().and_then(|l| l.trim().parse().ok());
+    let why = tail(&stderr);
+
+    match (status, time) {
+        (Some(st), Some(ns)) if st.success() => Outcome::Time(ns),
+        (Some(st), Some(ns)) => Outcome::Failed(format!(
+            "measured {} but then exited with {st} (shutdown failed){why}",
+            report::fmt_ns(ns)
+        )),
+        (Some(st), None) => {
+            let kind = match st.code().map(|c| c as u8) {
+                Some(EXIT_CHECK_FAILED) => "check failed",
+                Some(EXIT_BUILD_FAILED) => "runtime build failed",
+                Some(101) => "panicked",
+                _ => "crashed",
+            };
+            Outcome::Failed(format!("{kind} ({st}){why}"))
+        }
+        (None, Some(ns)) => Outcome::Failed(format!(
+            "measured {} but HUNG in runtime shutdown (killed after {}s){why}",
+            report::fmt_ns(ns),
+            opts.timeout.as_secs()
+        )),
+        (None, None) => Outcome::Failed(format!(
+            "HUNG: no result after {}s, killed{why}",
+            opts.timeout.as_secs()
+        )),
+    }
+}
+
+/// The last few stderr lines, joined, as `: ...` (or nothing).
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(3);
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", lines[start..].join(" | "))
+    }
+}

@@ -1,0 +1,275 @@
+//! The three runtimes behind one small interface, so each workload is written
+//! once and only the scheduler differs.
+//!
+//! - [`Aiolos`] runs `aiolos::Runtime::builder().worker_threads(n)`.
+//! - [`Tokio`] runs `tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all()`,
+//!   the runtime tokio's own `benches/rt_multi_threaded.rs` builds.
+//! - [`Smol`] is one `async_executor::Executor` run by `n` threads, each in
+//!   `smol::block_on(ex.run(shutdown.recv()))` (smol's multi-thread recipe);
+//!   blocking work goes to `smol::unblock` (the `blocking` crate's pool).
+//!
+//! Waiting from outside the runtime goes through [`Rt::block_on`]: aiolos's and
+//! tokio's `Runtime::block_on`, and `smol::block_on` for smol.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::thread;
+
+/// A runtime under test, owned by the thread that drives a workload.
+pub trait Rt: Sized {
+    /// Short name used on the command line and in tables.
+    const NAME: &'static str;
+    /// The handle tasks and outside threads spawn through.
+    type Spawner: Spawner;
+
+    /// Builds the runtime with `workers` worker threads.
+    fn build(workers: usize) -> Result<Self, String>;
+    /// A handle usable from any thread and from inside tasks.
+    fn spawner(&self) -> Self::Spawner;
+    /// Runs `fut` to completion on the calling (non-runtime) thread.
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+}
+
+/// How workloads spawn, yield and offload blocking work.
+pub trait Spawner: Clone + Send + Sync + 'static {
+    /// Spawns a detached task from *inside* a task of this runtime, the way
+    /// user code does it (the ambient `spawn` where the runtime has one, so a
+    /// worker can use its local queue).
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// Spawns a detached task from any thread through the handle
+    /// (`call_soon_threadsafe`).
+    fn spawn_remote<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// Runs `f` on the runtime's blocking pool; the future resolves to its
+    /// result, or to a description of why there is none.
+    fn spawn_blocking<F, R>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<R, String>> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static;
+
+    /// The runtime's own `yield_now`.
+    fn yield_now() -> impl Future<Output = ()> + Send;
+}
+
+/// The aiolos runtime.
+#[derive(Debug)]
+pub struct Aiolos {
+    /// The runtime; dropped (shut down) with this value.
+    rt: aiolos::Runtime,
+}
+
+impl Rt for Aiolos {
+    const NAME: &'static str = "aiolos";
+    type Spawner = aiolos::Handle;
+
+    fn build(workers: usize) -> Result<Self, String> {
+        let rt = aiolos::Runtime::builder()
+            .worker_threads(workers)
+            .build()
+            .map_err(|e| format!("aiolos runtime build failed: {e}"))?;
+        Ok(Aiolos { rt })
+    }
+
+    fn spawner(&self) -> aiolos::Handle {
+        self.rt.handle()
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.rt.block_on(fut)
+    }
+}
+
+impl Spawner for aiolos::Handle {
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping the `Task` detaches it.
+        drop(aiolos::spawn(fut));
+    }
+
+    fn spawn_remote<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(aiolos::Handle::spawn(self, fut));
+    }
+
+    fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let task = aiolos::Handle::spawn_blocking(self, f);
+        async move {
+            task.await
+                .map_err(|e| format!("aiolos spawn_blocking task: {e}"))
+        }
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        aiolos::yield_now()
+    }
+}
+
+/// tokio's multi-thread runtime.
+#[derive(Debug)]
+pub struct Tokio {
+    /// The runtime; dropped (shut down) with this value.
+    rt: tokio::runtime::Runtime,
+}
+
+impl Rt for Tokio {
+    const NAME: &'static str = "tokio";
+    type Spawner = tokio::runtime::Handle;
+
+    fn build(workers: usize) -> Result<Self, String> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime build failed: {e}"))?;
+        Ok(Tokio { rt })
+    }
+
+    fn spawner(&self) -> tokio::runtime::Handle {
+        self.rt.handle().clone()
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.rt.block_on(fut)
+    }
+}
+
+impl Spawner for tokio::runtime::Handle {
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::spawn(fut));
+    }
+
+    fn spawn_remote<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(tokio::runtime::Handle::spawn(self, fut));
+    }
+
+    fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let task = tokio::runtime::Handle::spawn_blocking(self, f);
+        async move {
+            task.await
+                .map_err(|e| format!("tokio spawn_blocking task: {e}"))
+        }
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+}
+
+/// smol: one shared executor run by `n` threads.
+#[derive(Debug)]
+pub struct Smol {
+    /// The executor every thread runs.
+    ex: Arc<async_executor::Executor<'static>>,
+    /// Dropping it ends `ex.run(..)` on every thread.
+    stop: Option<async_channel::Sender<()>>,
+    /// The executor threads, joined on drop.
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Rt for Smol {
+    const NAME: &'static str = "smol";
+    type Spawner = SmolSpawner;
+
+    fn build(workers: usize) -> Result<Self, String> {
+        if workers == 0 {
+            return Err("smol: --workers must be at least 1".into());
+        }
+        let ex = Arc::new(async_executor::Executor::new());
+        let (stop, shutdown) = async_channel::bounded::<()>(1);
+        let mut threads = Vec::with_capacity(workers);
+        for i in 0..workers {
+            let ex = ex.clone();
+            let shutdown = shutdown.clone();
+            let t = thread::Builder::new()
+                .name(format!("smol-worker-{i}"))
+                .spawn(move || {
+                    // `recv` fails once `stop` is dropped, which ends `run`.
+                    let _ = smol::block_on(ex.run(shutdown.recv()));
+                })
+                .map_err(|e| format!("smol: cannot start a thread: {e}"))?;
+            threads.push(t);
+        }
+        Ok(Smol {
+            ex,
+            stop: Some(stop),
+            threads,
+        })
+    }
+
+    fn spawner(&self) -> SmolSpawner {
+        SmolSpawner(self.ex.clone())
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        smol::block_on(fut)
+    }
+}
+
+impl Drop for Smol {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// smol has no ambient spawn: tasks carry the executor.
+#[derive(Debug, Clone)]
+pub struct SmolSpawner(Arc<async_executor::Executor<'static>>);
+
+impl Spawner for SmolSpawner {
+    fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // A smol `Task` cancels on drop, so detach it explicitly.
+        self.0.spawn(fut).detach();
+    }
+
+    fn spawn_remote<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.0.spawn(fut).detach();
+    }
+
+    fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let task = smol::unblock(f);
+        async move { Ok(task.await) }
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        futures_lite::future::yield_now()
+    }
+}

@@ -1,0 +1,381 @@
+//! The workloads, modelled on tokio's `benches/rt_multi_threaded.rs`.
+//!
+//! Each one is a function that runs ONE iteration on any [`Rt`] and checks what
+//! it counted (tasks run, yields done, messages received, blocking calls made):
+//! it returns `Err` with a description when the count is wrong, so a broken
+//! runtime cannot post a time. Completion is signalled over an
+//! `async_channel` for every runtime, so only the schedulers differ. Every
+//! task that could signal holds a clone of the sender: if a runtime drops
+//! tasks without running them, the waiter sees the channel close instead of
+//! hanging.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::Arc;
+
+use crate::rt::{Rt, Spawner};
+
+/// Tasks spawned per iteration by `spawn_local` and `spawn_remote`.
+pub const SPAWN_TASKS: usize = 10_000;
+/// Tasks in `yield_many`.
+pub const YIELD_TASKS: usize = 200;
+/// `yield_now().await` calls per task in `yield_many`.
+pub const YIELDS_PER_TASK: usize = 1_000;
+/// Pairs of tasks in `ping_pong`.
+pub const PING_PONG_PAIRS: usize = 1_000;
+/// Round trips (ping + pong) per pair in `ping_pong`.
+pub const PING_PONG_ROUNDS: usize = 10;
+/// Links in `chained_spawn`.
+pub const CHAIN_LEN: usize = 1_000;
+/// `spawn_blocking` calls in `spawn_blocking`.
+pub const BLOCKING_CALLS: usize = 1_000;
+
+/// One benchmark workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// From inside a task, spawn 10 000 tiny tasks; the last to run signals.
+    SpawnLocal,
+    /// From an outside thread, spawn 10 000 tiny tasks through the handle.
+    SpawnRemote,
+    /// 200 tasks each `yield_now().await` 1 000 times.
+    YieldMany,
+    /// 1 000 pairs of tasks, each pair doing 10 round trips over channels.
+    PingPong,
+    /// A chain of 1 000 spawns, each task spawning the next.
+    ChainedSpawn,
+    /// 1 000 `spawn_blocking` calls of tiny closures, all awaited.
+    SpawnBlocking,
+}
+
+impl Workload {
+    /// Every workload, in table order.
+    pub const ALL: [Workload; 6] = [
+        Workload::SpawnLocal,
+        Workload::SpawnRemote,
+        Workload::YieldMany,
+        Workload::PingPong,
+        Workload::ChainedSpawn,
+        Workload::SpawnBlocking,
+    ];
+
+    /// The name used on the command line, in tables and in criterion.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::SpawnLocal => "spawn_local",
+            Workload::SpawnRemote => "spawn_remote",
+            Workload::YieldMany => "yield_many",
+            Workload::PingPong => "ping_pong",
+            Workload::ChainedSpawn => "chained_spawn",
+            Workload::SpawnBlocking => "spawn_blocking",
+        }
+    }
+
+    /// Looks a workload up by [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// Timed iterations per measurement in `compare` (after one warm-up),
+    /// chosen so one measurement takes roughly 0.1–1 s on a small machine.
+    pub fn iters(self) -> u32 {
+        match self {
+            Workload::SpawnLocal => 100,
+            Workload::SpawnRemote => 100,
+            Workload::YieldMany => 50,
+            Workload::PingPong => 100,
+            Workload::ChainedSpawn => 1_000,
+            Workload::SpawnBlocking => 30,
+        }
+    }
+
+    /// One line saying what an iteration does.
+    pub fn about(self) -> &'static str {
+        match self {
+            Workload::SpawnLocal => {
+                "a task spawns 10 000 tiny tasks (each decrements a counter); wait for the last"
+            }
+            Workload::SpawnRemote => {
+                "a non-runtime thread spawns 10 000 tiny tasks through the handle; wait for the last"
+            }
+            Workload::YieldMany => "200 tasks each yield_now().await 1 000 times",
+            Workload::PingPong => {
+                "1 000 task pairs, each doing 10 ping/pong round trips over two async-channels"
+            }
+            Workload::ChainedSpawn => "a chain of 1 000 tasks, each spawning the next",
+            Workload::SpawnBlocking => "1 000 spawn_blocking calls of tiny closures, all awaited",
+        }
+    }
+
+    /// Runs one iteration on `rt` and checks its result.
+    pub fn run<R: Rt>(self, rt: &R) -> Result<(), Failure> {
+        let r = match self {
+            Workload::SpawnLocal => spawn_local(rt),
+            Workload::SpawnRemote => spawn_remote(rt),
+            Workload::YieldMany => yield_many(rt),
+            Workload::PingPong => ping_pong(rt),
+            Workload::ChainedSpawn => chained_spawn(rt),
+            Workload::SpawnBlocking => spawn_blocking(rt),
+        };
+        r.map_err(|msg| Failure {
+            workload: self,
+            msg,
+        })
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A workload whose check failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The workload that failed.
+    pub workload: Workload,
+    /// What was wrong.
+    pub msg: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} check failed: {}", self.workload, self.msg)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Counts tasks down; the one that brings the count to zero sends the signal.
+#[derive(Debug)]
+struct Countdown {
+    /// Tasks still to finish.
+    rem: AtomicUsize,
+    /// Where the last one signals.
+    done: async_channel::Sender<()>,
+}
+
+impl Countdown {
+    /// A countdown from `n` and the receiver of its signal.
+    fn new(n: usize) -> (Arc<Countdown>, async_channel::Receiver<()>) {
+        let (done, rx) = async_channel::bounded(1);
+        let cd = Arc::new(Countdown {
+            rem: AtomicUsize::new(n),
+            done,
+        });
+        (cd, rx)
+    }
+
+    /// Marks one task finished.
+    fn tick(&self) {
+        if self.rem.fetch_sub(1, AcqRel) == 1 {
+            let _ = self.done.try_send(());
+        }
+    }
+}
+
+/// Waits, from outside the runtime, for a countdown's signal. The caller must
+/// not hold the countdown itself: only the tasks' references may keep the
+/// channel open, so a runtime that drops tasks unrun closes it instead of
+/// leaving us waiting.
+fn wait<R: Rt>(rt: &R, rx: async_channel::Receiver<()>) -> Result<(), String> {
+    rt.block_on(rx.recv()).map_err(|_| {
+        "completion channel closed before the signal: every task holding it was dropped, \
+         so the runtime dropped tasks without running them to the end"
+            .to_string()
+    })
+}
+
+/// Compares a count with what it should be.
+fn expect(what: &str, got: usize, want: usize) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got}, expected {want}"))
+    }
+}
+
+/// From inside a task, spawn [`SPAWN_TASKS`] tiny tasks; wait for the last.
+pub fn spawn_local<R: Rt>(rt: &R) -> Result<(), String> {
+    let (cd, rx) = Countdown::new(SPAWN_TASKS);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    let ran2 = ran.clone();
+    rt.spawner().spawn_remote(async move {
+        for _ in 0..SPAWN_TASKS {
+            let (cd, ran) = (cd.clone(), ran2.clone());
+            sp.spawn(async move {
+                ran.fetch_add(1, AcqRel);
+                cd.tick();
+            });
+        }
+    });
+    wait(rt, rx)?;
+    expect("tasks run", ran.load(Acquire), SPAWN_TASKS)
+}
+
+/// From this (non-runtime) thread, spawn [`SPAWN_TASKS`] tiny tasks through
+/// the handle; wait for the last.
+pub fn spawn_remote<R: Rt>(rt: &R) -> Result<(), String> {
+    let (cd, rx) = Countdown::new(SPAWN_TASKS);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    for _ in 0..SPAWN_TASKS {
+        let (cd, ran) = (cd.clone(), ran.clone());
+        sp.spawn_remote(async move {
+            ran.fetch_add(1, AcqRel);
+            cd.tick();
+        });
+    }
+    drop(cd);
+    wait(rt, rx)?;
+    expect("tasks run", ran.load(Acquire), SPAWN_TASKS)
+}
+
+/// [`YIELD_TASKS`] tasks each yield [`YIELDS_PER_TASK`] times.
+pub fn yield_many<R: Rt>(rt: &R) -> Result<(), String> {
+    let (cd, rx) = Countdown::new(YIELD_TASKS);
+    let yields = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    for _ in 0..YIELD_TASKS {
+        let (cd, yields) = (cd.clone(), yields.clone());
+        sp.spawn_remote(async move {
+            let mut n = 0;
+            for _ in 0..YIELDS_PER_TASK {
+                R::Spawner::yield_now().await;
+                n += 1;
+            }
+            yields.fetch_add(n, AcqRel);
+            cd.tick();
+        });
+    }
+    drop(cd);
+    wait(rt, rx)?;
+    expect(
+        "yields performed",
+        yields.load(Acquire),
+        YIELD_TASKS * YIELDS_PER_TASK,
+    )
+}
+
+/// [`PING_PONG_PAIRS`] pairs of tasks; in each pair one side sends a ping and
+/// waits for the pong, [`PING_PONG_ROUNDS`] times. Pairs are spawned from
+/// inside a task, each pair's partner from inside the pair's first task.
+pub fn ping_pong<R: Rt>(rt: &R) -> Result<(), String> {
+    let (cd, rx) = Countdown::new(2 * PING_PONG_PAIRS);
+    let received = Arc::new(AtomicUsize::new(0));
+    let wrong = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    let (received2, wrong2) = (received.clone(), wrong.clone());
+    rt.spawner().spawn_remote(async move {
+        for _ in 0..PING_PONG_PAIRS {
+            let (cd, received, wrong) = (cd.clone(), received2.clone(), wrong2.clone());
+            let partner = sp.clone();
+            sp.spawn(async move {
+                let (ping_tx, ping_rx) = async_channel::bounded::<usize>(1);
+                let (pong_tx, pong_rx) = async_channel::bounded::<usize>(1);
+                let (cd_p, received_p) = (cd.clone(), received.clone());
+                // The partner answers each ping until the pinger hangs up.
+                partner.spawn(async move {
+                    let mut n = 0;
+                    while let Ok(v) = ping_rx.recv().await {
+                        n += 1;
+                        if pong_tx.send(v).await.is_err() {
+                            break;
+                        }
+                    }
+                    received_p.fetch_add(n, AcqRel);
+                    cd_p.tick();
+                });
+                let mut n = 0;
+                for i in 0..PING_PONG_ROUNDS {
+                    if ping_tx.send(i).await.is_err() {
+                        break;
+                    }
+                    match pong_rx.recv().await {
+                        Ok(v) if v == i => n += 1,
+                        Ok(_) => {
+                            wrong.fetch_add(1, AcqRel);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                drop(ping_tx);
+                received.fetch_add(n, AcqRel);
+                cd.tick();
+            });
+        }
+    });
+    wait(rt, rx)?;
+    expect("out-of-order pongs", wrong.load(Acquire), 0)?;
+    expect(
+        "messages received",
+        received.load(Acquire),
+        2 * PING_PONG_PAIRS * PING_PONG_ROUNDS,
+    )
+}
+
+/// One link of [`chained_spawn`]: counts itself, then spawns the next link or,
+/// at the end, signals.
+fn link<S: Spawner>(sp: S, n: usize, links: Arc<AtomicUsize>, cd: Arc<Countdown>) {
+    links.fetch_add(1, AcqRel);
+    if n == 0 {
+        cd.tick();
+    } else {
+        let next = sp.clone();
+        sp.spawn(async move { link(next, n - 1, links, cd) });
+    }
+}
+
+/// A chain of [`CHAIN_LEN`] spawns, each task spawning the next.
+pub fn chained_spawn<R: Rt>(rt: &R) -> Result<(), String> {
+    let (cd, rx) = Countdown::new(1);
+    let links = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    let links2 = links.clone();
+    rt.spawner()
+        .spawn_remote(async move { link(sp, CHAIN_LEN, links2, cd) });
+    wait(rt, rx)?;
+    // The first task plus CHAIN_LEN spawned ones.
+    expect("links run", links.load(Acquire), CHAIN_LEN + 1)
+}
+
+/// [`BLOCKING_CALLS`] `spawn_blocking` calls from inside a task, all awaited
+/// there; the task reports the sum of their results.
+pub fn spawn_blocking<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<usize, String>>(1);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    let calls2 = calls.clone();
+    rt.spawner().spawn_remote(async move {
+        let jobs: Vec<_> = (0..BLOCKING_CALLS)
+            .map(|i| {
+                let calls = calls2.clone();
+                sp.spawn_blocking(move || {
+                    calls.fetch_add(1, AcqRel);
+                    i
+                })
+            })
+            .collect();
+        let mut sum = 0;
+        let mut first_err = None;
+        for job in jobs {
+            match job.await {
+                Ok(v) => sum += v,
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        let _ = tx.try_send(first_err.map_or(Ok(sum), Err));
+    });
+    let sum = rt
+        .block_on(rx.recv())
+        .map_err(|_| "the driver task was dropped without reporting".to_string())??;
+    expect("blocking calls run", calls.load(Acquire), BLOCKING_CALLS)?;
+    expect(
+        "sum of results",
+        sum,
+        BLOCKING_CALLS * (BLOCKING_CALLS - 1) / 2,
+    )
+}

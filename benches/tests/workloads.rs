@@ -1,0 +1,41 @@
+//! Every workload passes its own check once on every runtime, so the
+//! `compare` harness is known to measure working code (and a broken aiolos
+//! scheduler shows up here as a failed test, not only as a failed benchmark).
+
+use aiolos_benches::rt::{Aiolos, Rt, Smol, Tokio};
+use aiolos_benches::workloads::Workload;
+
+fn all_workloads_pass<R: Rt>(workers: usize) {
+    let rt = R::build(workers).unwrap_or_else(|e| panic!("{}: {e}", R::NAME));
+    for w in Workload::ALL {
+        w.run(&rt).unwrap_or_else(|f| panic!("{}: {f}", R::NAME));
+    }
+}
+
+#[test]
+fn workloads_pass_on_tokio() {
+    all_workloads_pass::<Tokio>(2);
+}
+
+#[test]
+fn workloads_pass_on_smol() {
+    all_workloads_pass::<Smol>(2);
+}
+
+#[test]
+fn workloads_pass_on_aiolos() {
+    all_workloads_pass::<Aiolos>(2);
+}
+
+#[test]
+fn workloads_pass_on_aiolos_with_one_worker() {
+    all_workloads_pass::<Aiolos>(1);
+}
+
+#[test]
+fn workload_names_round_trip() {
+    for w in Workload::ALL {
+        assert_eq!(Workload::from_name(w.name()), Some(w));
+    }
+    assert_eq!(Workload::from_name("nope"), None);
+}
