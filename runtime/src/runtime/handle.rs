@@ -64,7 +64,7 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.shared.spawn(future, None)
+        Shared::spawn(&self.shared, future, None)
     }
 
     /// Runs a blocking function on this runtime's blocking pool.
@@ -73,7 +73,7 @@ impl Handle {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        self.shared.spawn_blocking(f, None)
+        Shared::spawn_blocking(&self.shared, f, None)
     }
 
     /// Polls `future` on this thread until it completes, with this runtime

@@ -88,17 +88,17 @@ impl Shared {
     }
 
     /// Spawns a future as a task.
-    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F, name: Option<String>) -> Task<F::Output>
+    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, name: Option<String>) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let ptr = raw::allocate::<F, WorkerKind>(future, TaskId::next(), name, self.clone());
+        let ptr = raw::allocate::<F, WorkerKind>(future, TaskId::next(), name, this.clone());
         // SAFETY: `allocate` gave the handle's reference, which we pass on.
         let task = unsafe { Task::from_raw(ptr) };
-        if self.owned.bind(ptr) {
+        if this.owned.bind(ptr) {
             // SAFETY: the first `Notified`'s reference and SCHEDULED flag.
-            self.schedule(unsafe { Notified::from_raw(ptr) }, false);
+            this.schedule(unsafe { Notified::from_raw(ptr) }, false);
         } else {
             // SAFETY: the task was never shared; it has the type just allocated.
             unsafe { raw::cancel_unshared::<F, WorkerKind>(ptr) };
@@ -107,7 +107,7 @@ impl Shared {
     }
 
     /// Queues a blocking function on the blocking pool.
-    pub(crate) fn spawn_blocking<F, R>(self: &Arc<Self>, f: F, name: Option<String>) -> Task<R>
+    pub(crate) fn spawn_blocking<F, R>(this: &Arc<Self>, f: F, name: Option<String>) -> Task<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -116,13 +116,13 @@ impl Shared {
             BlockingTask::new(f),
             TaskId::next(),
             name,
-            self.clone(),
+            this.clone(),
         );
         // SAFETY: as in `spawn`.
         let task = unsafe { Task::from_raw(ptr) };
-        if self.owned.bind(ptr) {
+        if this.owned.bind(ptr) {
             // SAFETY: as in `spawn`.
-            self.blocking.push(unsafe { Notified::from_raw(ptr) }, self);
+            this.blocking.push(unsafe { Notified::from_raw(ptr) }, this);
         } else {
             // SAFETY: as in `spawn`.
             unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr) };

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use super::Task;
 use crate::runtime::Handle;
+use crate::scheduler::Shared;
 
 /// Spawns a task with options, such as a name.
 ///
@@ -45,7 +46,7 @@ impl Builder {
         F::Output: Send + 'static,
     {
         let name = self.name;
-        match crate::context::with_current(move |shared| shared.spawn(future, name)) {
+        match crate::context::with_current(move |shared| Shared::spawn(shared, future, name)) {
             Some(task) => task,
             None => panic!("{}", crate::context::no_runtime("task::Builder::spawn")),
         }
@@ -73,7 +74,7 @@ impl Builder {
         R: Send + 'static,
     {
         let name = self.name;
-        match crate::context::with_current(move |shared| shared.spawn_blocking(f, name)) {
+        match crate::context::with_current(move |shared| Shared::spawn_blocking(shared, f, name)) {
             Some(task) => task,
             None => panic!(
                 "{}",

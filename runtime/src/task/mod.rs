@@ -29,6 +29,7 @@ pub use id::TaskId;
 pub use raw::HEADER_SIZE;
 
 use crate::runtime::Handle;
+use crate::scheduler::Shared;
 
 /// Spawns a task on the current runtime (asyncio's `create_task`): it starts
 /// running at once on a worker thread, whether or not the returned [`Task`] is
@@ -57,7 +58,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match crate::context::with_current(|shared| shared.spawn(future, None)) {
+    match crate::context::with_current(|shared| Shared::spawn(shared, future, None)) {
         Some(task) => task,
         None => panic!("{}", crate::context::no_runtime("aiolos::spawn")),
     }
@@ -78,7 +79,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match crate::context::with_current(|shared| shared.spawn_blocking(f, None)) {
+    match crate::context::with_current(|shared| Shared::spawn_blocking(shared, f, None)) {
         Some(task) => task,
         None => panic!("{}", crate::context::no_runtime("aiolos::spawn_blocking")),
     }
@@ -135,5 +136,5 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    handle.shared.spawn(future, name)
+    Shared::spawn(&handle.shared, future, name)
 }
