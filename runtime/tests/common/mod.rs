@@ -1,0 +1,345 @@
+//! Shared helpers for the `rt_*` behaviour tests.
+//!
+//! aiolos has no channels or timers yet, so the tests synchronise with std
+//! primitives and with the small hand-rolled wake-up cells below. Nothing here
+//! sleeps to synchronise: every wait is on a channel, a barrier, an atomic or a
+//! `Task`, and every wait that could hang has a bound of seconds that turns a
+//! hang into a failure with a message.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::future::Future;
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any single wait in a test may take before it counts as a hang.
+/// Generous on purpose: the tests must pass on a loaded 2-core machine.
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// The message `block_on` panics with when called on a worker thread.
+pub const NESTED_BLOCK_ON_MSG: &str =
+    "cannot call block_on from inside an aiolos runtime; use .await or spawn";
+
+/// A runtime with `workers` worker threads.
+pub fn runtime(workers: usize) -> aiolos::Runtime {
+    aiolos::Runtime::builder()
+        .worker_threads(workers)
+        .build()
+        .expect("building a runtime failed")
+}
+
+/// A runtime with `workers` worker threads named `{prefix}-worker-{i}`.
+pub fn runtime_named(workers: usize, prefix: &str) -> aiolos::Runtime {
+    aiolos::Runtime::builder()
+        .worker_threads(workers)
+        .thread_name(prefix)
+        .build()
+        .expect("building a runtime failed")
+}
+
+/// A shared counter.
+#[derive(Clone, Default, Debug)]
+pub struct Counter(Arc<AtomicUsize>);
+
+impl Counter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+
+    /// Adds one and returns the new value.
+    pub fn incr(&self) -> usize {
+        self.0.fetch_add(1, SeqCst) + 1
+    }
+}
+
+/// Adds one to its counter when dropped.
+#[derive(Debug)]
+pub struct DropGuard(Counter);
+
+impl DropGuard {
+    pub fn new(counter: &Counter) -> Self {
+        DropGuard(counter.clone())
+    }
+}
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.incr();
+    }
+}
+
+/// A future that never completes and bumps `counter` when it is dropped
+/// (whether or not it was ever polled).
+pub fn pending_guarded(counter: &Counter) -> impl Future<Output = ()> + Send + 'static {
+    let guard = DropGuard::new(counter);
+    async move {
+        let _guard = guard;
+        std::future::pending::<()>().await
+    }
+}
+
+/// Like [`pending_guarded`], but sends on `started` the first time it is polled.
+pub fn pending_guarded_signalling(
+    counter: &Counter,
+    started: mpsc::Sender<()>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let guard = DropGuard::new(counter);
+    async move {
+        let _guard = guard;
+        started.send(()).expect("test receiver gone");
+        std::future::pending::<()>().await
+    }
+}
+
+/// A one-way async gate: `wait()` completes once `open()` has been called.
+/// Any number of waiters, wakers fired from whichever thread opens it.
+#[derive(Clone, Default)]
+pub struct Gate(Arc<GateInner>);
+
+#[derive(Default)]
+struct GateInner {
+    open: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Gate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn open(&self) {
+        self.0.open.store(true, SeqCst);
+        let wakers = std::mem::take(&mut *self.0.wakers.lock().unwrap());
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.0.open.load(SeqCst)
+    }
+
+    pub fn wait(&self) -> GateWait {
+        GateWait(self.clone())
+    }
+}
+
+pub struct GateWait(Gate);
+
+impl Future for GateWait {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.is_open() {
+            return Poll::Ready(());
+        }
+        self.0 .0.wakers.lock().unwrap().push(cx.waker().clone());
+        // Re-check after registering so an `open()` racing with us is not lost.
+        if self.0.is_open() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// The receiver's waker and the thread that registered it.
+type Registered = Option<(Waker, thread::ThreadId)>;
+
+/// A single-slot mailbox with one waiting receiver (an AtomicWaker-style cell
+/// guarded by a mutex). `send` fires the stored waker from the sender's thread.
+pub struct Mailbox<T> {
+    /// The value, and the receiver's waker with the thread that registered it.
+    inner: Mutex<(Option<T>, Registered)>,
+    /// Wake-ups issued from a thread other than the one the receiver was last
+    /// polled on (for reporting how often a wake crossed threads).
+    cross_thread_wakes: AtomicUsize,
+}
+
+impl<T> Default for Mailbox<T> {
+    fn default() -> Self {
+        Mailbox {
+            inner: Mutex::new((None, None)),
+            cross_thread_wakes: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<T> Mailbox<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts `v` in the slot (which must be empty) and wakes the receiver.
+    pub fn send(&self, v: T) {
+        let waker = {
+            let mut g = self.inner.lock().unwrap();
+            assert!(g.0.is_none(), "mailbox overwritten: protocol error in test");
+            g.0 = Some(v);
+            g.1.take()
+        };
+        if let Some((w, polled_on)) = waker {
+            if polled_on != thread::current().id() {
+                self.cross_thread_wakes.fetch_add(1, SeqCst);
+            }
+            w.wake();
+        }
+    }
+
+    /// How many wake-ups were issued from another thread than the receiver's.
+    pub fn cross_thread_wakes(&self) -> usize {
+        self.cross_thread_wakes.load(SeqCst)
+    }
+
+    /// Waits for the slot to be filled and takes the value.
+    pub fn recv(&self) -> Recv<'_, T> {
+        Recv(self)
+    }
+
+    /// Takes the value if there is one, else registers `cx`'s waker.
+    pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<T> {
+        let mut g = self.inner.lock().unwrap();
+        match g.0.take() {
+            Some(v) => Poll::Ready(v),
+            None => {
+                g.1 = Some((cx.waker().clone(), thread::current().id()));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Takes the value if there is one (leaves any registered waker alone).
+    pub fn try_take(&self) -> Option<T> {
+        self.inner.lock().unwrap().0.take()
+    }
+}
+
+pub struct Recv<'a, T>(&'a Mailbox<T>);
+
+impl<T> Future for Recv<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.0.poll_recv(cx)
+    }
+}
+
+struct ThreadWaker(thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// A minimal executor independent of aiolos: polls `fut` on this thread and
+/// parks between wake-ups.
+pub fn simple_block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+/// Awaits `task` on a helper thread (with [`simple_block_on`]) and fails the
+/// test with `what` if it has not completed within [`LONG`], instead of hanging.
+pub fn join_timeout<T: Send + 'static>(
+    task: aiolos::Task<T>,
+    what: &str,
+) -> Result<T, aiolos::TaskError> {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("test-join".into())
+        .spawn(move || {
+            let _ = tx.send(simple_block_on(task));
+        })
+        .expect("spawning a helper thread failed");
+    match rx.recv_timeout(LONG) {
+        Ok(r) => r,
+        Err(_) => panic!("{what}: task did not complete within {LONG:?} (hang or lost wake-up)"),
+    }
+}
+
+/// Spins (yielding the CPU) until `cond` holds; fails after [`LONG`].
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + LONG;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {LONG:?} waiting for {what}"
+        );
+        thread::yield_now();
+    }
+}
+
+/// Aborts the whole test binary with a message if it is still alive after
+/// `secs` seconds: a deadlock shows up as a loud failure, never as a CI hang.
+/// Bind it first in a test (`let _wd = watchdog(..)`) so it outlives the runtime.
+pub struct Watchdog {
+    _disarm: mpsc::Sender<()>,
+}
+
+pub fn watchdog(name: &'static str, secs: u64) -> Watchdog {
+    let (tx, rx) = mpsc::channel::<()>();
+    thread::Builder::new()
+        .name(format!("watchdog-{name}"))
+        .spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs))
+            {
+                // Straight to the process's stderr: `eprintln!` output of a
+                // test's threads is captured and would die with the process.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "WATCHDOG: test `{name}` still running after {secs}s; \
+                     aborting the test binary (deadlock or lost wake-up?)"
+                );
+                std::process::abort();
+            }
+        })
+        .expect("spawning the watchdog failed");
+    Watchdog { _disarm: tx }
+}
+
+/// The text of a panic payload (`panic!("lit")` gives `&str`, `panic!("{x}")` a `String`).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}
+
+/// Runs `f`, expecting it to panic, and returns the panic message
+/// (`None` if it returned normally).
+pub fn catch_panic_message<R>(f: impl FnOnce() -> R) -> Option<String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(_) => None,
+        Err(p) => Some(panic_message(&*p)),
+    }
+}
+
+/// The current thread's name, or "<unnamed>".
+pub fn thread_name() -> String {
+    thread::current().name().unwrap_or("<unnamed>").to_string()
+}
