@@ -26,6 +26,7 @@ struct Context {
     forbid_block_on: Cell<bool>,
     budget: Cell<u16>,
     task: Cell<Option<TaskId>>,
+    batching: Cell<*const Shared>,
 }
 
 thread_local! {
@@ -36,6 +37,7 @@ thread_local! {
             forbid_block_on: Cell::new(false),
             budget: Cell::new(UNCONSTRAINED),
             task: Cell::new(None),
+            batching: Cell::new(ptr::null()),
         }
     };
 }
@@ -63,6 +65,11 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
     // `ManuallyDrop` makes this a borrow, leaving the count unchanged.
     let arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
     Some(f(&arc))
+}
+
+/// Whether this thread is inside a runtime.
+pub(crate) fn in_runtime() -> bool {
+    !CONTEXT.with(|c| c.shared.get()).is_null()
 }
 
 /// Restores the previous context when dropped.
@@ -173,6 +180,24 @@ pub(crate) fn budget_spend() -> bool {
             true
         }
     })
+}
+
+/// Runs `f` (which wakes tasks) with wake-ups of `shared`'s tasks queued
+/// without waking workers; the caller wakes one afterwards.
+pub(crate) fn batch_wakeups<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
+    struct Reset(*const Shared);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CONTEXT.with(|c| c.batching.set(self.0));
+        }
+    }
+    let _reset = Reset(CONTEXT.with(|c| c.batching.replace(shared)));
+    f()
+}
+
+/// Whether wake-ups of `shared`'s tasks are being batched on this thread.
+pub(crate) fn is_batching(shared: &Shared) -> bool {
+    CONTEXT.with(|c| ptr::eq(c.batching.get(), shared))
 }
 
 /// The id of the task being polled on this thread.

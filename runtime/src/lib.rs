@@ -64,7 +64,8 @@ mod park;
 mod runtime;
 mod scheduler;
 pub mod task;
+pub mod time;
 
 pub use aiolos_macros::{main, test};
-pub use runtime::{Builder, Handle, Runtime};
+pub use runtime::{Builder, Handle, Runtime, TimerHandle};
 pub use task::{spawn, spawn_blocking, yield_now, Task, TaskError, TaskId};

@@ -89,3 +89,40 @@ impl Handle {
         super::block_on::block_on(&self.shared, future)
     }
 }
+
+impl Handle {
+    /// Runs `f` on the loop as soon as possible (asyncio's `call_soon` and
+    /// `call_soon_threadsafe`: callable from any thread). Callbacks run one
+    /// at a time, in the order they were made ready, on a worker thread.
+    pub fn call_soon<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        super::Callbacks::push(&self.shared, Box::new(f));
+    }
+
+    /// Runs `f` on the loop after `delay` (asyncio's `call_later`); the
+    /// returned handle can cancel it. Never earlier than the delay.
+    pub fn call_later<F>(&self, delay: std::time::Duration, f: F) -> super::TimerHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.call_at(crate::time::Instant::now() + delay, f)
+    }
+
+    /// Runs `f` on the loop at `when` (asyncio's `call_at`, with
+    /// `Instant::now()` as `loop.time()`).
+    pub fn call_at<F>(&self, when: crate::time::Instant, f: F) -> super::TimerHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        super::TimerHandle::schedule(&self.shared, when, Box::new(f))
+    }
+
+    /// Makes [`Runtime::run_forever`](crate::Runtime::run_forever) return
+    /// (asyncio's `loop.stop()`), from any thread, a task or a callback. If
+    /// no `run_forever` is running, the next one returns at once.
+    pub fn stop(&self) {
+        self.shared.callbacks.stop();
+    }
+}

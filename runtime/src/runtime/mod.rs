@@ -2,15 +2,19 @@
 
 mod block_on;
 mod builder;
+mod callbacks;
 mod handle;
 
 use std::future::Future;
 use std::io;
+use std::sync::{Arc as StdArc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
 pub use builder::Builder;
 pub(crate) use builder::Config;
+pub(crate) use callbacks::Callbacks;
+pub use callbacks::TimerHandle;
 pub use handle::Handle;
 
 use crate::loom::Arc;
@@ -38,6 +42,8 @@ pub struct Runtime {
     handle: Handle,
     /// Worker join handles; empty once shut down.
     workers: Vec<thread::JoinHandle<()>>,
+    /// The reactor thread (timers, and I/O later).
+    reactor: aiolos_io::Reactor,
 }
 
 impl Runtime {
@@ -62,12 +68,28 @@ impl Runtime {
             .map(|_| crossbeam_deque::Worker::new_fifo())
             .collect();
         let stealers = queues.iter().map(|q| q.stealer()).collect();
-        let shared = Arc::new(Shared::new(stealers, config));
+
+        // The reactor starts first; it learns about the scheduler (to hand it
+        // fired wakers) once the scheduler exists.
+        let scheduler: StdArc<OnceLock<Arc<Shared>>> = StdArc::new(OnceLock::new());
+        let for_reactor = scheduler.clone();
+        let reactor = aiolos_io::Reactor::start(aiolos_io::Config {
+            thread_name: format!("{}-reactor", config.thread_name),
+            on_thread_start: config.on_thread_start.clone(),
+            on_thread_stop: config.on_thread_stop.clone(),
+            wake_batch: Box::new(move |wakers| match for_reactor.get() {
+                Some(shared) => shared.wake_batch(wakers),
+                None => wakers.drain(..).for_each(|w| w.wake()),
+            }),
+        })?;
+        let shared = Arc::new(Shared::new(stealers, config, reactor.driver().clone()));
+        let _ = scheduler.set(shared.clone());
         let mut rt = Runtime {
             handle: Handle {
                 shared: shared.clone(),
             },
             workers: Vec::with_capacity(n),
+            reactor,
         };
         for (index, queue) in queues.into_iter().enumerate() {
             let shared = shared.clone();
@@ -130,6 +152,31 @@ impl Runtime {
         self.handle.clone()
     }
 
+    /// Blocks the calling thread until [`Handle::stop`] is called (asyncio's
+    /// `loop.run_forever()`); tasks and callbacks run on the workers
+    /// meanwhile. A `stop()` that came while no `run_forever` was running
+    /// makes this return at once. It can be called again afterwards.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = aiolos::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let h = handle.clone();
+    /// handle.call_later(Duration::from_millis(10), move || h.stop());
+    /// rt.run_forever(); // returns once the callback stops the loop
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// On a worker thread or inside `block_on` (like `block_on`), or while
+    /// another thread is in `run_forever` of the same runtime.
+    #[track_caller]
+    pub fn run_forever(&self) {
+        let callbacks = &self.handle.shared.callbacks;
+        self.block_on(callbacks::wait_for_stop(callbacks));
+    }
+
     /// Shuts down: cancels every task (dropping its future), then waits up to
     /// `timeout` for running `spawn_blocking` jobs, which cannot be
     /// interrupted; those still running after that are left to finish on
@@ -161,7 +208,10 @@ impl Runtime {
         // 3. Drop queued references, then cancel every task.
         shared.drain_injector();
         shared.cancel_all_tasks();
-        // 4. Stop the blocking pool.
+        shared.callbacks.clear();
+        // 4. Stop the reactor: pending timers and their wakers go with it.
+        self.reactor.shutdown();
+        // 5. Stop the blocking pool.
         shared.blocking.shutdown(timeout);
     }
 }

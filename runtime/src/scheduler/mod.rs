@@ -23,7 +23,7 @@ use crossbeam_utils::CachePadded;
 use crate::blocking::BlockingPool;
 use crate::loom::{Arc, AtomicBool, Ordering};
 use crate::park::Parker;
-use crate::runtime::Config;
+use crate::runtime::{Callbacks, Config};
 use crate::task::owned::OwnedTasks;
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{BlockingTask, Task, TaskId};
@@ -45,6 +45,10 @@ pub(crate) struct Shared {
     pub(crate) blocking: BlockingPool,
     /// Set once shutdown starts.
     shutdown: AtomicBool,
+    /// The reactor's shared half (timers).
+    pub(crate) driver: std::sync::Arc<aiolos_io::Driver>,
+    /// Loop callbacks (`call_soon`, `call_later`) and `run_forever`'s stop.
+    pub(crate) callbacks: Callbacks,
     /// The builder's settings.
     pub(crate) config: Config,
 }
@@ -59,7 +63,11 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(stealers: Vec<Stealer<Notified>>, config: Config) -> Shared {
+    pub(crate) fn new(
+        stealers: Vec<Stealer<Notified>>,
+        config: Config,
+        driver: std::sync::Arc<aiolos_io::Driver>,
+    ) -> Shared {
         let n = stealers.len();
         Shared {
             injector: Injector::new(),
@@ -69,6 +77,8 @@ impl Shared {
             owned: OwnedTasks::new(n),
             blocking: BlockingPool::new(&config),
             shutdown: AtomicBool::new(false),
+            driver,
+            callbacks: Callbacks::default(),
             config,
         }
     }
@@ -161,7 +171,9 @@ impl Shared {
             self.drain_injector();
             return;
         }
-        self.notify_parked();
+        if !crate::context::is_batching(self) {
+            self.notify_parked();
+        }
     }
 
     /// Wakes one sleeping worker if nobody is searching.
@@ -178,6 +190,17 @@ impl Shared {
         if pending {
             self.notify_parked();
         }
+    }
+
+    /// Queues a batch of wakers fired by the reactor, then wakes one worker
+    /// (which wakes more as it finds work).
+    pub(crate) fn wake_batch(&self, wakers: &mut Vec<std::task::Waker>) {
+        crate::context::batch_wakeups(self, || {
+            for w in wakers.drain(..) {
+                w.wake();
+            }
+        });
+        self.notify_parked();
     }
 
     /// Drops every task reference left in the injector.

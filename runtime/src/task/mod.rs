@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 
 pub use builder::Builder;
 pub use coop::consume_budget;
-pub(crate) use coop::BUDGET as BUDGET_PER_TURN;
+pub(crate) use coop::{poll_proceed, BUDGET as BUDGET_PER_TURN};
 pub use error::{PanicPayload, TaskError};
 pub use handle::Task;
 pub use id::TaskId;

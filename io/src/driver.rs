@@ -1,0 +1,196 @@
+//! `Driver`: the reactor's shared half, used from any thread to register
+//! timers (and, with the next issue, I/O sources).
+//!
+//! Timer registrations do not take a lock the reactor holds: they go through
+//! a lock-free queue of operations that the reactor drains before it sleeps.
+//! A registrar wakes the reactor (`Poller::notify`) only when its deadline is
+//! earlier than the one the reactor sleeps towards.
+//!
+//! # Protocol (no late timer)
+//!
+//! The reactor publishes its target in `sleep_until`, then looks at the queue
+//! once more before it sleeps. A registrar pushes its operation, then reads
+//! `sleep_until`. Both sides use `SeqCst`, so either the reactor's last look
+//! sees the operation, or the registrar sees the target and notifies if its
+//! deadline is earlier.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal};
+use polling::Poller;
+
+use crate::timer::TimerEntry;
+
+/// A queued timer operation.
+pub(crate) enum Op {
+    /// File the entry in the wheel.
+    Insert(Arc<TimerEntry>),
+    /// Remove the entry from the wheel.
+    Cancel(Arc<TimerEntry>),
+}
+
+/// The reactor's shared state.
+pub struct Driver {
+    /// The OS poller; `notify` wakes the reactor thread.
+    pub(crate) poller: Poller,
+    /// Timer operations not yet seen by the reactor.
+    ops: Injector<Op>,
+    /// Operations pushed since the reactor last drained (a hint).
+    pending_ops: AtomicUsize,
+    /// The wheel time the reactor sleeps towards (`u64::MAX`: no timer).
+    sleep_until: AtomicU64,
+    /// Time zero of the wheel.
+    origin: Instant,
+    /// Set when the reactor must exit.
+    pub(crate) shutdown: AtomicBool,
+}
+
+/// Past this many queued operations a registrar wakes the reactor anyway, so
+/// cancelled timers do not pile up while it sleeps towards a far deadline.
+const OPS_SOFT_LIMIT: usize = 64 * 1024;
+
+impl Driver {
+    pub(crate) fn new() -> std::io::Result<Driver> {
+        Ok(Driver {
+            poller: Poller::new()?,
+            ops: Injector::new(),
+            pending_ops: AtomicUsize::new(0),
+            sleep_until: AtomicU64::new(u64::MAX),
+            origin: Instant::now(),
+            shutdown: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the reactor has been shut down.
+    pub fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Time zero of the timer wheel.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// Whole milliseconds elapsed since the origin (rounded down).
+    pub fn now_ms(&self) -> u64 {
+        duration_ms_floor(self.origin.elapsed())
+    }
+
+    /// The wheel time of `deadline`, rounded up so a timer never fires early;
+    /// deadlines before the origin give 0, far ones saturate.
+    pub fn deadline_ms(&self, deadline: Instant) -> u64 {
+        let d = deadline.saturating_duration_since(self.origin);
+        let ms = d.as_millis();
+        let ms = if d.subsec_nanos() % 1_000_000 != 0 {
+            ms + 1
+        } else {
+            ms
+        };
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    }
+
+    /// The instant of wheel time `ms`, if it is representable.
+    pub(crate) fn instant_of(&self, ms: u64) -> Option<Instant> {
+        self.origin.checked_add(Duration::from_millis(ms))
+    }
+
+    /// Registers a timer. Each entry is registered at most once; further
+    /// calls do nothing.
+    pub fn add_timer(&self, entry: &Arc<TimerEntry>) {
+        if !entry.mark_queued() {
+            return;
+        }
+        let deadline = entry.deadline();
+        self.push(Op::Insert(entry.clone()), deadline);
+    }
+
+    /// Cancels a timer: it will not fire, and its waker is released now.
+    pub fn cancel_timer(&self, entry: &Arc<TimerEntry>) {
+        if entry.mark_cancelled() {
+            // The reactor holds it in the wheel: have it free the slot. No
+            // wake-up needed for this (it is never earlier than anything).
+            self.push(Op::Cancel(entry.clone()), u64::MAX);
+        }
+    }
+
+    fn push(&self, op: Op, deadline: u64) {
+        if self.shutdown.load(Ordering::Acquire) {
+            // No reactor will run: drop the operation (and what it holds).
+            return;
+        }
+        self.ops.push(op);
+        let pending = self.pending_ops.fetch_add(1, Ordering::SeqCst);
+        if self.shutdown.load(Ordering::SeqCst) {
+            // The reactor may have drained for the last time before our
+            // push: drain again so no entry (and waker) is left behind.
+            self.drain_and_drop();
+            return;
+        }
+        if deadline < self.sleep_until.load(Ordering::SeqCst) || pending == OPS_SOFT_LIMIT {
+            let _ = self.poller.notify();
+        }
+    }
+
+    /// Takes every queued operation (reactor side).
+    pub(crate) fn take_ops(&self, mut f: impl FnMut(Op)) {
+        self.pending_ops.store(0, Ordering::SeqCst);
+        loop {
+            match self.ops.steal() {
+                Steal::Success(op) => f(op),
+                Steal::Empty => break,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    /// Whether operations are waiting (the reactor's last look).
+    pub(crate) fn has_ops(&self) -> bool {
+        !self.ops.is_empty()
+    }
+
+    /// Publishes the reactor's sleep target.
+    pub(crate) fn set_sleep_until(&self, ms: u64) {
+        self.sleep_until.store(ms, Ordering::SeqCst);
+    }
+
+    /// Drops every queued operation (after shutdown).
+    pub(crate) fn drain_and_drop(&self) {
+        self.take_ops(drop);
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("origin", &self.origin)
+            .field("sleep_until", &self.sleep_until.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+fn duration_ms_floor(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_ms_rounds_up_and_saturates() {
+        let d = Driver::new().unwrap();
+        assert_eq!(d.deadline_ms(d.origin()), 0);
+        assert_eq!(d.deadline_ms(d.origin() + Duration::from_micros(1)), 1);
+        assert_eq!(d.deadline_ms(d.origin() + Duration::from_millis(5)), 5);
+        assert_eq!(d.deadline_ms(d.origin() + Duration::from_micros(5_001)), 6);
+        let early = d.origin().checked_sub(Duration::from_secs(1));
+        if let Some(early) = early {
+            assert_eq!(d.deadline_ms(early), 0);
+        }
+        let far = d.origin() + Duration::from_secs(100 * 365 * 86_400);
+        assert!(d.deadline_ms(far) > 3_000_000_000_000);
+    }
+}

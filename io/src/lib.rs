@@ -1,0 +1,71 @@
+//! The reactor of the aiolos runtime: one thread that waits on a
+//! [`polling::Poller`] and drives a hierarchical timer wheel.
+//!
+//! This crate is an implementation detail of `aiolos`; its users see
+//! `aiolos::time` (and, later, `aiolos::net`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::task::{Wake, Waker};
+//! use std::time::{Duration, Instant};
+//! use aiolos_io::{Config, Fired, Reactor, TimerEntry};
+//!
+//! struct Flag(std::sync::Mutex<bool>, std::sync::Condvar);
+//! impl Wake for Flag {
+//!     fn wake(self: Arc<Self>) {
+//!         *self.0.lock().unwrap() = true;
+//!         self.1.notify_all();
+//!     }
+//! }
+//!
+//! let mut reactor = Reactor::start(Config {
+//!     thread_name: "reactor".into(),
+//!     on_thread_start: None,
+//!     on_thread_stop: None,
+//!     wake_batch: Box::new(|wakers| wakers.drain(..).for_each(Waker::wake)),
+//! })
+//! .unwrap();
+//! let driver = reactor.driver().clone();
+//! let flag = Arc::new(Flag(Default::default(), Default::default()));
+//! let waker = Waker::from(flag.clone());
+//!
+//! let deadline = Instant::now() + Duration::from_millis(20);
+//! let entry = Arc::new(TimerEntry::new(driver.deadline_ms(deadline)));
+//! assert_eq!(entry.poll_fired(&waker), Fired::No);
+//! driver.add_timer(&entry);
+//!
+//! let mut fired = flag.0.lock().unwrap();
+//! while !*fired {
+//!     fired = flag.1.wait(fired).unwrap();
+//! }
+//! assert!(Instant::now() >= deadline);
+//! assert!(entry.is_fired());
+//! drop(fired);
+//! reactor.shutdown();
+//! ```
+//!
+//! # Implementation
+//!
+//! [`Reactor::start`] starts one thread. It loops: take timer operations
+//! from a lock-free queue, fire expired timers and hand their wakers to the
+//! scheduler in one batch, then wait in the poller until the next deadline.
+//! Registering a timer never takes a lock the reactor holds; it notifies the
+//! poller only when its deadline is earlier than the reactor's current
+//! target.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod driver;
+mod reactor;
+mod timer;
+
+pub use driver::Driver;
+pub use reactor::{Config, Hook, Reactor, WakeBatch};
+pub use timer::{Fired, TimerEntry};

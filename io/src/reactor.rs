@@ -1,0 +1,180 @@
+//! The reactor thread.
+//!
+//! # The loop
+//!
+//! 1. Take every queued timer operation: file inserts in the wheel, remove
+//!    cancelled entries.
+//! 2. Advance the wheel to the present and collect the wakers of the entries
+//!    that fired.
+//! 3. Hand those wakers to the scheduler in one batch (it queues them all,
+//!    then wakes one worker), and go to 1.
+//! 4. With nothing fired: publish the next deadline as the sleep target, look
+//!    at the operation queue once more (see `driver.rs`), and wait in the
+//!    poller until that deadline, an I/O event, or a `notify`.
+//!
+//! # Shutdown
+//!
+//! 1. `Reactor::shutdown` sets the flag and notifies the poller.
+//! 2. The thread leaves the loop and drops the wheel, releasing every pending
+//!    entry and its waker.
+//! 3. `shutdown` joins the thread, then drops operations queued meanwhile.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::Waker;
+use std::thread;
+
+use aiolos_timer::Wheel;
+use polling::Events;
+
+use crate::driver::{Driver, Op};
+use crate::timer::TimerEntry;
+
+/// A function run on the reactor thread at its start or end.
+pub type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
+
+/// How the scheduler receives a batch of wakers.
+pub type WakeBatch = Box<dyn Fn(&mut Vec<Waker>) + Send + 'static>;
+
+/// Settings for [`Reactor::start`].
+pub struct Config {
+    /// The thread's name.
+    pub thread_name: String,
+    /// Runs first on the reactor thread.
+    pub on_thread_start: Option<Hook>,
+    /// Runs last on the reactor thread.
+    pub on_thread_stop: Option<Hook>,
+    /// Wakes a batch of fired wakers (draining the vector).
+    pub wake_batch: WakeBatch,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("thread_name", &self.thread_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The reactor thread and its [`Driver`].
+#[derive(Debug)]
+pub struct Reactor {
+    driver: Arc<Driver>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Reactor {
+    /// Starts the reactor thread.
+    ///
+    /// # Errors
+    ///
+    /// When the poller or the thread cannot be created.
+    pub fn start(config: Config) -> io::Result<Reactor> {
+        let driver = Arc::new(Driver::new()?);
+        let d = driver.clone();
+        let thread = thread::Builder::new()
+            .name(config.thread_name.clone())
+            .spawn(move || {
+                if let Some(f) = &config.on_thread_start {
+                    f();
+                }
+                run(&d, &config.wake_batch);
+                if let Some(f) = &config.on_thread_stop {
+                    f();
+                }
+            })?;
+        Ok(Reactor {
+            driver,
+            thread: Some(thread),
+        })
+    }
+
+    /// The shared half, for registering timers from any thread.
+    pub fn driver(&self) -> &Arc<Driver> {
+        &self.driver
+    }
+
+    /// Stops the reactor thread and waits for it to exit (shutdown steps 1 to
+    /// 3). Does nothing the second time.
+    pub fn shutdown(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.driver.shutdown.store(true, Ordering::SeqCst);
+        let _ = self.driver.poller.notify();
+        if thread.thread().id() != thread::current().id() {
+            let _ = thread.join();
+        }
+        self.driver.drain_and_drop();
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The loop (steps in the module docs).
+fn run(driver: &Driver, wake_batch: &WakeBatch) {
+    let mut wheel: Wheel<Arc<TimerEntry>> = Wheel::new();
+    let mut events = Events::new();
+    let mut fired: Vec<Waker> = Vec::new();
+    while !driver.shutdown.load(Ordering::Acquire) {
+        // 1. Timer operations.
+        driver.take_ops(|op| match op {
+            // Created and dropped before we got here: never file it.
+            Op::Insert(entry) if entry.is_cancelled() => {}
+            Op::Insert(entry) => {
+                let key = wheel.insert(entry.deadline(), entry.clone());
+                if !entry.file(key) {
+                    // Cancelled before we got to it.
+                    wheel.cancel(key);
+                }
+            }
+            Op::Cancel(entry) => {
+                if let Some(key) = entry.key() {
+                    wheel.cancel(key);
+                }
+            }
+        });
+
+        // 2. Expired timers.
+        wheel.advance(driver.now_ms(), |_, _, entry| {
+            if let Some(w) = entry.fire() {
+                fired.push(w);
+            }
+        });
+
+        // 3. Hand them over in one batch.
+        if !fired.is_empty() {
+            wake_batch(&mut fired);
+            fired.clear();
+            continue;
+        }
+
+        // 4. Sleep until the next deadline.
+        let next = wheel.next_deadline();
+        driver.set_sleep_until(next.unwrap_or(u64::MAX));
+        if driver.has_ops() {
+            continue;
+        }
+        let deadline = next.and_then(|ms| driver.instant_of(ms));
+        events.clear();
+        let res = match deadline {
+            Some(d) => driver.poller.wait_deadline(&mut events, d),
+            None => driver.poller.wait(&mut events, None),
+        };
+        if let Err(e) = res {
+            if e.kind() != io::ErrorKind::Interrupted {
+                // The poller is broken: nothing can be waited on any more.
+                panic!("aiolos reactor: polling failed: {e}");
+            }
+        }
+        // I/O readiness is dispatched here once sources exist (issue #4).
+    }
+    // Shutdown step 2: pending entries and their wakers go with the wheel.
+    drop(wheel);
+}
