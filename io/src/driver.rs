@@ -15,13 +15,17 @@
 //! deadline is earlier.
 
 use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal};
 use polling::Poller;
 
+use crate::source::{Direction, Source, Sources};
 use crate::timer::TimerEntry;
 
 /// A queued timer operation.
@@ -46,6 +50,8 @@ pub struct Driver {
     origin: Instant,
     /// Set when the reactor must exit.
     pub(crate) shutdown: AtomicBool,
+    /// Registered I/O sources.
+    pub(crate) sources: Sources,
 }
 
 /// Past this many queued operations a registrar wakes the reactor anyway, so
@@ -53,7 +59,7 @@ pub struct Driver {
 const OPS_SOFT_LIMIT: usize = 64 * 1024;
 
 impl Driver {
-    pub(crate) fn new() -> std::io::Result<Driver> {
+    pub(crate) fn new() -> io::Result<Driver> {
         Ok(Driver {
             poller: Poller::new()?,
             ops: Injector::new(),
@@ -61,6 +67,7 @@ impl Driver {
             sleep_until: AtomicU64::new(u64::MAX),
             origin: Instant::now(),
             shutdown: AtomicBool::new(false),
+            sources: Sources::default(),
         })
     }
 
@@ -95,6 +102,32 @@ impl Driver {
     /// The instant of wheel time `ms`, if it is representable.
     pub(crate) fn instant_of(&self, ms: u64) -> Option<Instant> {
         self.origin.checked_add(Duration::from_millis(ms))
+    }
+
+    /// Registers a file descriptor for readiness; it starts with no interest
+    /// and is armed by [`poll_ready`](Driver::poll_ready).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must stay open until [`deregister`](Driver::deregister) is called
+    /// for the returned source.
+    pub unsafe fn register(&self, fd: RawFd) -> io::Result<Arc<Source>> {
+        self.sources.insert(&self.poller, fd)
+    }
+
+    /// Removes a source; no event for it is delivered afterwards.
+    pub fn deregister(&self, source: &Source) -> io::Result<()> {
+        self.sources.remove(&self.poller, source)
+    }
+
+    /// Polls `source` for readiness in `dir` (see `source.rs`).
+    pub fn poll_ready(
+        &self,
+        source: &Source,
+        dir: Direction,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        source.poll_ready(&self.poller, dir, cx)
     }
 
     /// Registers a timer. Each entry is registered at most once; further

@@ -64,8 +64,10 @@
 
 mod driver;
 mod reactor;
+mod source;
 mod timer;
 
 pub use driver::Driver;
 pub use reactor::{Config, Hook, Reactor, WakeBatch};
+pub use source::{Direction, Source};
 pub use timer::{Fired, TimerEntry};

@@ -11,6 +11,8 @@
 //! 4. With nothing fired: publish the next deadline as the sleep target, look
 //!    at the operation queue once more (see `driver.rs`), and wait in the
 //!    poller until that deadline, an I/O event, or a `notify`.
+//! 5. Dispatch I/O events to their sources (see `source.rs`) and hand the
+//!    woken readers and writers to the scheduler in one batch.
 //!
 //! # Shutdown
 //!
@@ -173,7 +175,16 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
                 panic!("aiolos reactor: polling failed: {e}");
             }
         }
-        // I/O readiness is dispatched here once sources exist (issue #4).
+        // Wake the tasks waiting on I/O readiness.
+        for ev in events.iter() {
+            if let Some(source) = driver.sources.get(ev.key) {
+                source.dispatch(&driver.poller, &ev, &mut fired);
+            }
+        }
+        if !fired.is_empty() {
+            wake_batch(&mut fired);
+            fired.clear();
+        }
     }
     // Shutdown step 2: pending entries and their wakers go with the wheel.
     drop(wheel);
