@@ -1,10 +1,11 @@
 //! Hello, aiolos: a few named tasks run at once, and we look at where they ran.
 //!
-//! Three tasks each "sleep" by handing `std::thread::sleep` to the blocking
-//! pool (aiolos has no async timers yet), and a fourth task just yields.
-//! `main` gathers them by awaiting their `Task` handles and prints which
-//! thread did what and how long it took: the total is about the longest
-//! sleep, not their sum, because the sleeps overlapped.
+//! Three tasks sleep with `aiolos::time::sleep` (asyncio's `await
+//! asyncio.sleep(d)`), one task hands a blocking `std::thread::sleep` to the
+//! blocking pool (`run_in_executor`), and one task just yields. `main`
+//! gathers them by awaiting their `Task` handles and prints which thread did
+//! what and how long it took: the total is about the longest sleep, not
+//! their sum, because the sleeps overlapped.
 //!
 //! Run it with `cargo run --release --example hello`.
 
@@ -15,24 +16,34 @@ use std::time::{Duration, Instant};
 
 use aiolos::task::{self, Task};
 
+/// How long the blocking job holds its pool thread.
+const BLOCKING_MS: u64 = 150;
+
 /// The name of the thread we are running on, e.g. `aiolos-worker-0`.
 fn current_thread() -> String {
     thread::current().name().unwrap_or("<unnamed>").to_owned()
 }
 
 /// Sleeps `ms` milliseconds without holding up a worker, like
-/// `await loop.run_in_executor(None, time.sleep, ms / 1000)`.
+/// `await asyncio.sleep(ms / 1000)`.
 async fn nap(ms: u64) -> String {
     let started_on = current_thread();
+    aiolos::time::sleep(Duration::from_millis(ms)).await;
+    // Any worker may pick the task up again once the sleep is over.
+    let resumed_on = current_thread();
+    format!("{started_on} -> slept {ms} ms -> {resumed_on}")
+}
+
+/// Blocks a thread for `ms` milliseconds, but a thread of the blocking pool,
+/// not a worker: `await loop.run_in_executor(None, time.sleep, ms / 1000)`.
+async fn blocking_nap(ms: u64) -> String {
     let slept_on = aiolos::spawn_blocking(move || {
         thread::sleep(Duration::from_millis(ms));
         current_thread()
     })
     .await
     .expect("a sleep does not panic");
-    // Any worker may pick the task up again once the sleep is over.
-    let resumed_on = current_thread();
-    format!("{started_on} -> slept {ms} ms on {slept_on} -> {resumed_on}")
+    format!("blocked {ms} ms on {slept_on}")
 }
 
 /// Gives its worker back `n` times, like `await asyncio.sleep(0)` in a loop.
@@ -70,6 +81,7 @@ async fn main() {
         .iter()
         .map(|&(name, ms)| spawn_named(name, nap(ms)))
         .collect();
+    tasks.push(spawn_named("block", blocking_nap(BLOCKING_MS)));
     tasks.push(spawn_named("spin", spin(100)));
 
     // Gather: await each handle in turn (asyncio.gather(*tasks)).
@@ -79,7 +91,7 @@ async fn main() {
         println!("{name:<6} took {took:>9.1?}: {what}");
     }
 
-    let slept: u64 = sleeps.iter().map(|&(_, ms)| ms).sum();
+    let slept: u64 = sleeps.iter().map(|&(_, ms)| ms).sum::<u64>() + BLOCKING_MS;
     println!(
         "total  took {:>9.1?} for {slept} ms of sleeping: the sleeps overlapped",
         start.elapsed()

@@ -152,6 +152,111 @@ pub fn table(rows: &[(String, Vec<(String, Cell)>)], baseline: &str) -> String {
     out
 }
 
+/// Metrics a child printed after its time: every line `NAME=NUMBER`; other
+/// lines are ignored.
+pub fn parse_metrics<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(String, f64)> {
+    lines
+        .filter_map(|l| {
+            let (name, v) = l.trim().split_once('=')?;
+            let v: f64 = v.trim().parse().ok()?;
+            let name = name.trim();
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            (valid && v.is_finite()).then(|| (name.to_string(), v))
+        })
+        .collect()
+}
+
+/// A metric's value with its unit, from the unit suffix of its name
+/// (`_ns` is shown with [`fmt_ns`]).
+pub fn fmt_metric(name: &str, v: f64) -> String {
+    if name.ends_with("_ns") {
+        fmt_ns(v)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// `" (lateness_mean_ns 612.35 µs, ..)"` for a progress line, or nothing.
+pub fn fmt_metrics_inline(metrics: &[(String, f64)]) -> String {
+    if metrics.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = metrics
+        .iter()
+        .map(|(n, v)| format!("{n} {}", fmt_metric(n, *v)))
+        .collect();
+    format!(" ({})", parts.join(", "))
+}
+
+/// Per metric name (in first-seen order), statistics over the runs that
+/// reported it.
+pub fn metric_stats(runs: &[&[(String, f64)]]) -> Vec<(String, Stats)> {
+    let mut names: Vec<&str> = Vec::new();
+    for (n, _) in runs.iter().flat_map(|r| r.iter()) {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let xs: Vec<f64> = runs
+                .iter()
+                .flat_map(|r| r.iter())
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| *v)
+                .collect();
+            Stats::of(&xs).map(|s| (name.to_string(), s))
+        })
+        .collect()
+}
+
+/// Splits `GROUP_STAT_UNIT` (e.g. `lateness_mean_ns`) into the group
+/// (`lateness`) and the statistic (`mean`); a name without `_` is its own
+/// group.
+fn split_metric(name: &str) -> (&str, &str) {
+    let base = name.strip_suffix("_ns").unwrap_or(name);
+    base.split_once('_').unwrap_or((base, ""))
+}
+
+/// The lines under the table for one workload's metrics: per group
+/// (`lateness`), a heading, then one line per runtime with each statistic's
+/// median over runs. Empty when no runtime reported a metric.
+pub fn metrics_lines(workload: &str, per_runtime: &[(String, Vec<(String, Stats)>)]) -> String {
+    let mut groups: Vec<&str> = Vec::new();
+    for (name, _) in per_runtime.iter().flat_map(|(_, ms)| ms) {
+        let g = split_metric(name).0;
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    let mut out = String::new();
+    for group in groups {
+        let _ = writeln!(
+            out,
+            "{workload} {group} (median over runs of each run's mean over its iterations):"
+        );
+        for (rt, metrics) in per_runtime {
+            let parts: Vec<String> = metrics
+                .iter()
+                .filter(|(n, _)| split_metric(n).0 == group)
+                .map(|(n, s)| {
+                    let stat = split_metric(n).1;
+                    format!("{stat} {:>10}", fmt_metric(n, s.median))
+                })
+                .collect();
+            let line = if parts.is_empty() {
+                "no data (failed runs)".to_string()
+            } else {
+                parts.join("   ")
+            };
+            let _ = writeln!(out, "{:<15} {rt:<8} {line}", "");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +275,37 @@ mod tests {
         let s = Stats::of(&[4.0, 1.0, 2.0, 3.0]).unwrap();
         assert_eq!(s.median, 2.5);
         assert!(Stats::of(&[]).is_none());
+    }
+
+    #[test]
+    fn metrics_parse_skips_junk_and_render_grouped() {
+        let out = "12345\nlateness_mean_ns=600000\nnoise\nx=nan\nlateness_p99_ns=1200000\n";
+        let m = parse_metrics(out.lines().skip(1));
+        assert_eq!(
+            m,
+            vec![
+                ("lateness_mean_ns".to_string(), 600_000.0),
+                ("lateness_p99_ns".to_string(), 1_200_000.0)
+            ]
+        );
+        let runs: Vec<&[(String, f64)]> = vec![&m, &m[..1]];
+        let stats = metric_stats(&runs);
+        assert_eq!(stats.len(), 2);
+        assert_eq!(stats[0].1.median, 600_000.0);
+        let text = metrics_lines(
+            "timers_sleep",
+            &[("aiolos".into(), stats), ("smol".into(), Vec::new())],
+        );
+        assert!(text.starts_with("timers_sleep lateness"), "{text}");
+        assert!(
+            text.contains("aiolos   mean  600.00 µs   p99    1.20 ms"),
+            "{text}"
+        );
+        assert!(text.contains("smol     no data"), "{text}");
+        assert_eq!(
+            metrics_lines("spawn_local", &[("aiolos".into(), Vec::new())]),
+            ""
+        );
     }
 
     #[test]

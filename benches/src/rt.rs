@@ -10,10 +10,18 @@
 //!
 //! Waiting from outside the runtime goes through [`Rt::block_on`]: aiolos's and
 //! tokio's `Runtime::block_on`, and `smol::block_on` for smol.
+//!
+//! Timers are each runtime's own: `aiolos::time::{sleep, timeout}`,
+//! `tokio::time::{sleep, timeout}`, and async-io's `Timer` (re-exported as
+//! `smol::Timer`) for smol, which has no `timeout`: there it is
+//! `futures_lite::future::or(fut, timer)`, polling `fut` first as the other
+//! two do.
 
+use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 /// A runtime under test, owned by the thread that drives a workload.
 pub trait Rt: Sized {
@@ -30,7 +38,7 @@ pub trait Rt: Sized {
     fn block_on<F: Future>(&self, fut: F) -> F::Output;
 }
 
-/// How workloads spawn, yield and offload blocking work.
+/// How workloads spawn, yield, offload blocking work and use timers.
 pub trait Spawner: Clone + Send + Sync + 'static {
     /// Spawns a detached task from *inside* a task of this runtime, the way
     /// user code does it (the ambient `spawn` where the runtime has one, so a
@@ -57,7 +65,32 @@ pub trait Spawner: Clone + Send + Sync + 'static {
 
     /// The runtime's own `yield_now`.
     fn yield_now() -> impl Future<Output = ()> + Send;
+
+    /// The runtime's own `sleep(d)`: the timer is created (its deadline
+    /// fixed) now and registered with the runtime's timers when first
+    /// polled. Call it inside a task of this runtime.
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send + 'static;
+
+    /// The runtime's own `timeout(d, fut)`: polls `fut` first, and fails
+    /// with [`TimedOut`] if it is not done after `d`. Call it inside a task
+    /// of this runtime.
+    fn timeout<F>(d: Duration, fut: F) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send;
 }
+
+/// A [`Spawner::timeout`] that ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
 
 /// The aiolos runtime.
 #[derive(Debug)]
@@ -117,6 +150,19 @@ impl Spawner for aiolos::Handle {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         aiolos::yield_now()
+    }
+
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send + 'static {
+        aiolos::time::sleep(d)
+    }
+
+    fn timeout<F>(d: Duration, fut: F) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let t = aiolos::time::timeout(d, fut);
+        async move { t.await.map_err(|_| TimedOut) }
     }
 }
 
@@ -178,6 +224,19 @@ impl Spawner for tokio::runtime::Handle {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
+    }
+
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep(d)
+    }
+
+    fn timeout<F>(d: Duration, fut: F) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let t = tokio::time::timeout(d, fut);
+        async move { t.await.map_err(|_| TimedOut) }
     }
 }
 
@@ -271,5 +330,25 @@ impl Spawner for SmolSpawner {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         futures_lite::future::yield_now()
+    }
+
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send + 'static {
+        let timer = smol::Timer::after(d);
+        async move {
+            timer.await;
+        }
+    }
+
+    fn timeout<F>(d: Duration, fut: F) -> impl Future<Output = Result<F::Output, TimedOut>> + Send
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        // smol has no `timeout`; `or` polls the first future first.
+        let timer = smol::Timer::after(d);
+        futures_lite::future::or(async move { Ok(fut.await) }, async move {
+            timer.await;
+            Err(TimedOut)
+        })
     }
 }

@@ -8,10 +8,18 @@
 //! task that could signal holds a clone of the sender: if a runtime drops
 //! tasks without running them, the waiter sees the channel close instead of
 //! hanging.
+//!
+//! An iteration may also measure something besides its time: it returns
+//! [`Metrics`] (`timers_sleep` reports how late its sleeps woke up).
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Release,
+};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::rt::{Rt, Spawner};
 
@@ -29,6 +37,19 @@ pub const PING_PONG_ROUNDS: usize = 10;
 pub const CHAIN_LEN: usize = 1_000;
 /// `spawn_blocking` calls in `spawn_blocking`.
 pub const BLOCKING_CALLS: usize = 1_000;
+/// Tasks creating timers in `timers_churn`.
+pub const CHURN_TASKS: usize = 4;
+/// Timers of each kind (a `timeout` and a `sleep`) each `timers_churn` task
+/// creates.
+pub const CHURN_PER_TASK: usize = 75_000;
+/// The delay of every `timers_churn` timer: far enough that none fires.
+pub const CHURN_DELAY: Duration = Duration::from_secs(5);
+/// Sleeping tasks in `timers_sleep`.
+pub const SLEEP_TASKS: usize = 50_000;
+/// The shortest sleep in `timers_sleep`, in milliseconds.
+pub const SLEEP_MIN_MS: u64 = 1;
+/// The longest sleep in `timers_sleep`, in milliseconds.
+pub const SLEEP_MAX_MS: u64 = 25;
 
 /// One benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +66,24 @@ pub enum Workload {
     ChainedSpawn,
     /// 1 000 `spawn_blocking` calls of tiny closures, all awaited.
     SpawnBlocking,
+    /// 4 tasks each create 75 000 `timeout(5 s, ready)` (awaited) and 75 000
+    /// `sleep(5 s)` (polled once, then dropped).
+    TimersChurn,
+    /// 50 000 tasks each sleep 1–25 ms; reports how late they woke.
+    TimersSleep,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 8] = [
         Workload::SpawnLocal,
         Workload::SpawnRemote,
         Workload::YieldMany,
         Workload::PingPong,
         Workload::ChainedSpawn,
         Workload::SpawnBlocking,
+        Workload::TimersChurn,
+        Workload::TimersSleep,
     ];
 
     /// The name used on the command line, in tables and in criterion.
@@ -67,6 +95,8 @@ impl Workload {
             Workload::PingPong => "ping_pong",
             Workload::ChainedSpawn => "chained_spawn",
             Workload::SpawnBlocking => "spawn_blocking",
+            Workload::TimersChurn => "timers_churn",
+            Workload::TimersSleep => "timers_sleep",
         }
     }
 
@@ -85,6 +115,8 @@ impl Workload {
             Workload::PingPong => 100,
             Workload::ChainedSpawn => 1_000,
             Workload::SpawnBlocking => 30,
+            Workload::TimersChurn => 10,
+            Workload::TimersSleep => 10,
         }
     }
 
@@ -103,18 +135,28 @@ impl Workload {
             }
             Workload::ChainedSpawn => "a chain of 1 000 tasks, each spawning the next",
             Workload::SpawnBlocking => "1 000 spawn_blocking calls of tiny closures, all awaited",
+            Workload::TimersChurn => {
+                "4 tasks x 75 000 timeout(5 s, ready) awaited + 75 000 sleep(5 s) polled once, dropped"
+            }
+            Workload::TimersSleep => {
+                "50 000 tasks each sleep 1-25 ms (fixed pseudo-random); lateness = wake - deadline"
+            }
         }
     }
 
-    /// Runs one iteration on `rt` and checks its result.
-    pub fn run<R: Rt>(self, rt: &R) -> Result<(), Failure> {
+    /// Runs one iteration on `rt`, checks its result and returns what it
+    /// measured besides its time (nothing, for most workloads).
+    pub fn run<R: Rt>(self, rt: &R) -> Result<Metrics, Failure> {
+        let none = |()| Metrics::default();
         let r = match self {
-            Workload::SpawnLocal => spawn_local(rt),
-            Workload::SpawnRemote => spawn_remote(rt),
-            Workload::YieldMany => yield_many(rt),
-            Workload::PingPong => ping_pong(rt),
-            Workload::ChainedSpawn => chained_spawn(rt),
-            Workload::SpawnBlocking => spawn_blocking(rt),
+            Workload::SpawnLocal => spawn_local(rt).map(none),
+            Workload::SpawnRemote => spawn_remote(rt).map(none),
+            Workload::YieldMany => yield_many(rt).map(none),
+            Workload::PingPong => ping_pong(rt).map(none),
+            Workload::ChainedSpawn => chained_spawn(rt).map(none),
+            Workload::SpawnBlocking => spawn_blocking(rt).map(none),
+            Workload::TimersChurn => timers_churn(rt).map(none),
+            Workload::TimersSleep => timers_sleep(rt),
         };
         r.map_err(|msg| Failure {
             workload: self,
@@ -145,6 +187,37 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// Named numbers an iteration measured besides its time, e.g.
+/// `lateness_mean_ns`. Names are `GROUP_STAT_UNIT` (`compare` prints them
+/// grouped); values are plain numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metrics(Vec<(&'static str, f64)>);
+
+impl Metrics {
+    /// Adds (or replaces) the metric `name`.
+    pub fn set(&mut self, name: &'static str, value: f64) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    /// The metric `name`, if measured.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// Every metric, in the order they were set.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, f64)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// Whether nothing was measured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// Counts tasks down; the one that brings the count to zero sends the signal.
 #[derive(Debug)]
@@ -378,4 +451,134 @@ pub fn spawn_blocking<R: Rt>(rt: &R) -> Result<(), String> {
         sum,
         BLOCKING_CALLS * (BLOCKING_CALLS - 1) / 2,
     )
+}
+
+/// Polls `fut` exactly once (so a timer registers with its runtime's timers)
+/// and reports whether it was still pending; the caller then drops it.
+async fn poll_once_pending<F: Future>(fut: F) -> bool {
+    futures_lite::future::poll_once(pin!(fut)).await.is_none()
+}
+
+/// [`CHURN_TASKS`] tasks each create [`CHURN_PER_TASK`] timeouts around ready
+/// futures (awaited: they complete at once, without the timer firing) and as
+/// many sleeps that are polled once (registering them) and then dropped
+/// (cancelling them), all with the far-away [`CHURN_DELAY`]: the cost of
+/// creating, registering and cancelling timers from several threads at once.
+pub fn timers_churn<R: Rt>(rt: &R) -> Result<(), String> {
+    let (cd, rx) = Countdown::new(CHURN_TASKS);
+    let completed = Arc::new(AtomicUsize::new(0));
+    let pending = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    for _ in 0..CHURN_TASKS {
+        let (cd, completed, pending) = (cd.clone(), completed.clone(), pending.clone());
+        sp.spawn_remote(async move {
+            let (mut ok, mut registered) = (0, 0);
+            for i in 0..CHURN_PER_TASK {
+                let r = R::Spawner::timeout(CHURN_DELAY, std::future::ready(i)).await;
+                if r == Ok(i) {
+                    ok += 1;
+                }
+                if poll_once_pending(R::Spawner::sleep(CHURN_DELAY)).await {
+                    registered += 1;
+                }
+            }
+            completed.fetch_add(ok, AcqRel);
+            pending.fetch_add(registered, AcqRel);
+            cd.tick();
+        });
+    }
+    drop(cd);
+    wait(rt, rx)?;
+    let total = CHURN_TASKS * CHURN_PER_TASK;
+    expect(
+        "timeouts completed with their future's value",
+        completed.load(Acquire),
+        total,
+    )?;
+    expect(
+        "sleeps pending after one poll",
+        pending.load(Acquire),
+        total,
+    )
+}
+
+/// Marsaglia's xorshift32: the same pseudo-random sleeps on every runtime.
+#[derive(Debug)]
+struct XorShift32(u32);
+
+impl XorShift32 {
+    fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + u64::from(self.next()) % (hi - lo + 1)
+    }
+}
+
+/// A task's lateness slot before the task has woken.
+const NOT_WOKEN: u64 = u64::MAX;
+
+/// A task spawns [`SLEEP_TASKS`] tasks, each sleeping a pseudo-random
+/// [`SLEEP_MIN_MS`]..=[`SLEEP_MAX_MS`] ms (the same sequence every
+/// iteration). Each task notes its deadline (`std::time::Instant::now() + d`)
+/// before creating its sleep and, on waking, how late it is; the iteration
+/// reports the mean, 99th percentile and maximum lateness over all tasks as
+/// `lateness_mean_ns`, `lateness_p99_ns` and `lateness_max_ns`. A sleep that
+/// wakes before its deadline fails the check.
+pub fn timers_sleep<R: Rt>(rt: &R) -> Result<Metrics, String> {
+    let (cd, rx) = Countdown::new(SLEEP_TASKS);
+    let lateness: Arc<Vec<AtomicU64>> = Arc::new(
+        (0..SLEEP_TASKS)
+            .map(|_| AtomicU64::new(NOT_WOKEN))
+            .collect(),
+    );
+    let early = Arc::new(AtomicUsize::new(0));
+    let sp = rt.spawner();
+    let (lateness2, early2) = (lateness.clone(), early.clone());
+    rt.spawner().spawn_remote(async move {
+        let mut rng = XorShift32(0x9e37_79b9);
+        for i in 0..SLEEP_TASKS {
+            let d = Duration::from_millis(rng.range(SLEEP_MIN_MS, SLEEP_MAX_MS));
+            let (cd, lateness, early) = (cd.clone(), lateness2.clone(), early2.clone());
+            sp.spawn(async move {
+                let deadline = Instant::now() + d;
+                R::Spawner::sleep(d).await;
+                let woke = Instant::now();
+                if woke < deadline {
+                    early.fetch_add(1, AcqRel);
+                }
+                let late = woke.saturating_duration_since(deadline).as_nanos();
+                lateness[i].store(late.min(u128::from(NOT_WOKEN - 1)) as u64, Release);
+                cd.tick();
+            });
+        }
+    });
+    wait(rt, rx)?;
+    expect(
+        "sleeps that woke before their deadline",
+        early.load(Acquire),
+        0,
+    )?;
+    let mut late: Vec<u64> = lateness.iter().map(|l| l.load(Acquire)).collect();
+    expect(
+        "sleeping tasks that never recorded waking",
+        late.iter().filter(|&&l| l == NOT_WOKEN).count(),
+        0,
+    )?;
+    late.sort_unstable();
+    let mean = late.iter().map(|&l| l as f64).sum::<f64>() / late.len() as f64;
+    let p99 = late[(late.len() * 99).div_ceil(100) - 1] as f64;
+    let max = late[late.len() - 1] as f64;
+    let mut m = Metrics::default();
+    m.set("lateness_mean_ns", mean);
+    m.set("lateness_p99_ns", p99);
+    m.set("lateness_max_ns", max);
+    Ok(m)
 }

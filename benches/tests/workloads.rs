@@ -8,7 +8,26 @@ use aiolos_benches::workloads::Workload;
 fn all_workloads_pass<R: Rt>(workers: usize) {
     let rt = R::build(workers).unwrap_or_else(|e| panic!("{}: {e}", R::NAME));
     for w in Workload::ALL {
-        w.run(&rt).unwrap_or_else(|f| panic!("{}: {f}", R::NAME));
+        let m = w.run(&rt).unwrap_or_else(|f| panic!("{}: {f}", R::NAME));
+        if w == Workload::TimersSleep {
+            // Lateness is measured and ordered; its size is for `compare`.
+            let get = |n: &str| {
+                m.get(n)
+                    .unwrap_or_else(|| panic!("{}: {w} did not report {n}", R::NAME))
+            };
+            let (mean, p99, max) = (
+                get("lateness_mean_ns"),
+                get("lateness_p99_ns"),
+                get("lateness_max_ns"),
+            );
+            assert!(
+                0.0 <= mean && mean <= max && p99 <= max,
+                "{}: {m:?}",
+                R::NAME
+            );
+        } else {
+            assert!(m.is_empty(), "{}: {w} reported {m:?}", R::NAME);
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -42,8 +42,8 @@ pub struct Driver {
     pub(crate) poller: Poller,
     /// Timer operations not yet seen by the reactor.
     ops: Injector<Op>,
-    /// Operations pushed since the reactor last drained (a hint).
-    pending_ops: AtomicUsize,
+    /// The wheel time of the reactor's last advance (may lag the clock).
+    wheel_now: AtomicU64,
     /// The wheel time the reactor sleeps towards (`u64::MAX`: no timer).
     sleep_until: AtomicU64,
     /// Time zero of the wheel.
@@ -54,16 +54,21 @@ pub struct Driver {
     pub(crate) sources: Sources,
 }
 
-/// Past this many queued operations a registrar wakes the reactor anyway, so
-/// cancelled timers do not pile up while it sleeps towards a far deadline.
-const OPS_SOFT_LIMIT: usize = 64 * 1024;
+/// Every this many operations a thread pushes, it wakes the reactor anyway,
+/// so cancelled timers do not pile up while it sleeps towards a far deadline.
+const OPS_PER_WAKEUP: u32 = 4096;
+
+thread_local! {
+    /// Operations this thread pushed since its last forced wake-up.
+    static PUSHED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
 
 impl Driver {
     pub(crate) fn new() -> io::Result<Driver> {
         Ok(Driver {
             poller: Poller::new()?,
             ops: Injector::new(),
-            pending_ops: AtomicUsize::new(0),
+            wheel_now: AtomicU64::new(0),
             sleep_until: AtomicU64::new(u64::MAX),
             origin: Instant::now(),
             shutdown: AtomicBool::new(false),
@@ -81,6 +86,18 @@ impl Driver {
         self.origin
     }
 
+    /// The wheel time of the reactor's last advance: a clock reading that may
+    /// lag, without the cost of reading the clock. A deadline at or before it
+    /// has certainly passed.
+    pub fn wheel_now(&self) -> u64 {
+        self.wheel_now.load(Ordering::Relaxed)
+    }
+
+    /// Records the wheel time the reactor advanced to.
+    pub(crate) fn set_wheel_now(&self, ms: u64) {
+        self.wheel_now.store(ms, Ordering::Relaxed);
+    }
+
     /// Whole milliseconds elapsed since the origin (rounded down).
     pub fn now_ms(&self) -> u64 {
         duration_ms_floor(self.origin.elapsed())
@@ -91,7 +108,7 @@ impl Driver {
     pub fn deadline_ms(&self, deadline: Instant) -> u64 {
         let d = deadline.saturating_duration_since(self.origin);
         let ms = d.as_millis();
-        let ms = if d.subsec_nanos() % 1_000_000 != 0 {
+        let ms = if !d.subsec_nanos().is_multiple_of(1_000_000) {
             ms + 1
         } else {
             ms
@@ -155,21 +172,26 @@ impl Driver {
             return;
         }
         self.ops.push(op);
-        let pending = self.pending_ops.fetch_add(1, Ordering::SeqCst);
+        let pushed = PUSHED.with(|p| {
+            let n = p.get().wrapping_add(1);
+            p.set(n);
+            n
+        });
         if self.shutdown.load(Ordering::SeqCst) {
             // The reactor may have drained for the last time before our
             // push: drain again so no entry (and waker) is left behind.
             self.drain_and_drop();
             return;
         }
-        if deadline < self.sleep_until.load(Ordering::SeqCst) || pending == OPS_SOFT_LIMIT {
+        if deadline < self.sleep_until.load(Ordering::SeqCst)
+            || pushed.is_multiple_of(OPS_PER_WAKEUP)
+        {
             let _ = self.poller.notify();
         }
     }
 
     /// Takes every queued operation (reactor side).
     pub(crate) fn take_ops(&self, mut f: impl FnMut(Op)) {
-        self.pending_ops.store(0, Ordering::SeqCst);
         loop {
             match self.ops.steal() {
                 Steal::Success(op) => f(op),

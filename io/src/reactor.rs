@@ -144,7 +144,9 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
         });
 
         // 2. Expired timers.
-        wheel.advance(driver.now_ms(), |_, _, entry| {
+        let now = driver.now_ms();
+        driver.set_wheel_now(now);
+        wheel.advance(now, |_, _, entry| {
             if let Some(w) = entry.fire() {
                 fired.push(w);
             }

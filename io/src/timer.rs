@@ -97,7 +97,7 @@ impl TimerEntry {
     }
 
     /// Whether the entry was cancelled.
-    pub(crate) fn is_cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         self.state.load(Ordering::Acquire) == CANCELLED
     }
 

@@ -67,6 +67,25 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
     Some(f(&arc))
 }
 
+/// Registers a timer with `driver`: deferred to the end of the current poll
+/// on a worker of that driver's runtime, at once elsewhere.
+pub(crate) fn register_timer(
+    driver: &std::sync::Arc<aiolos_io::Driver>,
+    entry: &std::sync::Arc<aiolos_io::TimerEntry>,
+) {
+    let local = worker();
+    // SAFETY: a non-null worker pointer is this thread's live `Local`.
+    if let Some(local) = unsafe { local.as_ref() } {
+        // SAFETY: the worker's `Arc<Shared>` keeps the pointee alive.
+        let shared = unsafe { &*local.shared() };
+        if std::sync::Arc::ptr_eq(&shared.driver, driver) {
+            local.defer_timer(entry);
+            return;
+        }
+    }
+    driver.add_timer(entry);
+}
+
 /// Whether this thread is inside a runtime.
 pub(crate) fn in_runtime() -> bool {
     !CONTEXT.with(|c| c.shared.get()).is_null()
@@ -86,6 +105,11 @@ pub(crate) fn enter(shared: &Arc<Shared>, forbid_block_on: bool) -> Enter {
         shared: c.shared.replace(Arc::as_ptr(shared)),
         forbid_block_on: c.forbid_block_on.replace(forbid_block_on),
     })
+}
+
+/// Whether `block_on` (and `run_forever`) are refused on this thread.
+pub(crate) fn block_on_forbidden() -> bool {
+    CONTEXT.with(|c| c.forbid_block_on.get())
 }
 
 /// Enters `shared` for `block_on`, panicking if that is not allowed here.

@@ -383,7 +383,8 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Removes and returns the first entry of a slot, keeping its bit true.
+    /// Removes and returns the first entry of a slot, clearing its occupancy
+    /// bit when that empties it.
     fn pop_slot(&mut self, level: usize, slot: usize) -> Option<u32> {
         let list = &mut self.slots[level][slot];
         let index = self.slab.pop_front(list)?;
@@ -540,7 +541,7 @@ mod tests {
         let mut wheel = Wheel::new();
         let mut keys = Vec::new();
         let mut state = 7;
-        for _ in 0..20_000 {
+        for _ in 0..5_000 {
             let r = next_random(&mut state);
             match r % 8 {
                 0..=3 => {

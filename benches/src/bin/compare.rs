@@ -20,10 +20,15 @@
 //! 2. runs one warm-up iteration, then `iters` timed ones, checking every
 //!    iteration's counts (exit 2 with the reason on stderr at the first wrong
 //!    count, before printing any time);
-//! 3. prints one line on stdout: the nanoseconds per iteration;
+//! 3. prints one line on stdout: the nanoseconds per iteration; then, for a
+//!    workload that measures more than time (`timers_sleep`: how late its
+//!    sleeps woke), one `NAME=VALUE` line per metric, each the mean over the
+//!    timed iterations (e.g. `lateness_mean_ns=612345`);
 //! 4. drops the runtime and exits 0.
 //!
 //! The parent accepts a time only from a child that printed it AND exited 0.
+//! It reads the time from the first line and metrics from later lines of the
+//! form `NAME=NUMBER`, ignoring any other line.
 //! A child still running after `--timeout` seconds (default 120) is killed and
 //! reported as hung: during the workload if it printed nothing, during
 //! runtime shutdown if it had printed its time. A runtime with any failed run
@@ -35,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use aiolos_benches::report::{self, Cell, Stats};
 use aiolos_benches::rt::{Aiolos, Rt, Smol, Tokio};
-use aiolos_benches::workloads::Workload;
+use aiolos_benches::workloads::{Metrics, Workload};
 
 /// Runtimes in the order each round runs them.
 const RUNTIMES: [&str; 3] = [Aiolos::NAME, Tokio::NAME, Smol::NAME];
@@ -67,7 +72,8 @@ struct Opts {
 
 const USAGE: &str = "usage: compare [--workers N] [--runs R] [--only WORKLOAD,..] \
 [--runtimes aiolos,tokio,smol] [--iters K] [--timeout SECS]
-workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking";
+workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking,
+           timers_churn, timers_sleep";
 
 fn parse_args() -> Result<Opts, String> {
     let mut opts = Opts {
@@ -168,18 +174,36 @@ fn child<R: Rt>(w: Workload, workers: usize, iters: u32) -> ExitCode {
         eprintln!("warm-up iteration: {f}");
         return ExitCode::from(EXIT_CHECK_FAILED);
     }
+    // Sums of each metric over the timed iterations, in first-seen order.
+    let mut sums: Vec<(&'static str, f64)> = Vec::new();
     let start = Instant::now();
     for i in 0..iters {
-        if let Err(f) = w.run(&rt) {
-            eprintln!("iteration {}/{iters}: {f}", i + 1);
-            return ExitCode::from(EXIT_CHECK_FAILED);
+        match w.run(&rt) {
+            Ok(m) => add_metrics(&mut sums, &m),
+            Err(f) => {
+                eprintln!("iteration {}/{iters}: {f}", i + 1);
+                return ExitCode::from(EXIT_CHECK_FAILED);
+            }
         }
     }
     let ns = start.elapsed().as_nanos() as f64 / f64::from(iters);
     println!("{ns:.0}");
+    for (name, sum) in sums {
+        println!("{name}={:.0}", sum / f64::from(iters));
+    }
     // Shutdown is part of what must work: a hang here is caught by the parent.
     drop(rt);
     ExitCode::SUCCESS
+}
+
+/// Adds one iteration's metrics to the running sums.
+fn add_metrics(sums: &mut Vec<(&'static str, f64)>, m: &Metrics) {
+    for (name, v) in m.iter() {
+        match sums.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 += v,
+            None => sums.push((name, v)),
+        }
+    }
 }
 
 // --------------------------------------------------------------- parent ----
@@ -187,8 +211,8 @@ fn child<R: Rt>(w: Workload, workers: usize, iters: u32) -> ExitCode {
 /// What one child produced.
 #[derive(Debug)]
 enum Outcome {
-    /// A checked time in ns per iteration.
-    Time(f64),
+    /// A checked time in ns per iteration, and the child's other metrics.
+    Time(f64, Vec<(String, f64)>),
     /// No valid time, and why.
     Failed(String),
 }
@@ -214,10 +238,11 @@ fn parent(opts: &Opts) -> ExitCode {
             for (ri, rt) in opts.runtimes.iter().enumerate() {
                 let out = run_child(&exe, rt, *w, opts);
                 match &out {
-                    Outcome::Time(ns) => eprintln!(
-                        "[round {round}/{}] {w:<15} {rt:<7} {}",
+                    Outcome::Time(ns, metrics) => eprintln!(
+                        "[round {round}/{}] {w:<15} {rt:<7} {}{}",
                         opts.runs,
-                        report::fmt_ns(*ns)
+                        report::fmt_ns(*ns),
+                        report::fmt_metrics_inline(metrics)
                     ),
                     Outcome::Failed(why) => eprintln!(
                         "[round {round}/{}] {w:<15} {rt:<7} FAILED: {why}",
@@ -250,6 +275,11 @@ fn parent(opts: &Opts) -> ExitCode {
         .collect();
     println!();
     print!("{}", report::table(&rows, BASELINE));
+    let extra = extra_metrics(opts, &results);
+    if !extra.is_empty() {
+        println!();
+        print!("{extra}");
+    }
     println!();
     println!("time per iteration (one iteration = one whole workload); median/min/max over runs;");
     println!("/{BASELINE} = median divided by {BASELINE}'s median (lower is faster).");
@@ -281,18 +311,44 @@ fn header(opts: &Opts) -> String {
     )
 }
 
+/// The lines under the table for workloads whose children reported
+/// metrics: per workload and runtime, the median over successful runs of
+/// each metric (each run's value being the mean over its timed iterations).
+fn extra_metrics(opts: &Opts, results: &[Vec<Vec<Outcome>>]) -> String {
+    let mut out = String::new();
+    for (w, per_rt) in opts.workloads.iter().zip(results) {
+        let per_runtime: Vec<(String, Vec<(String, Stats)>)> = opts
+            .runtimes
+            .iter()
+            .zip(per_rt)
+            .map(|(rt, outs)| {
+                let runs: Vec<&[(String, f64)]> = outs
+                    .iter()
+                    .filter_map(|o| match o {
+                        Outcome::Time(_, m) => Some(m.as_slice()),
+                        Outcome::Failed(_) => None,
+                    })
+                    .collect();
+                (rt.to_string(), report::metric_stats(&runs))
+            })
+            .collect();
+        out.push_str(&report::metrics_lines(w.name(), &per_runtime));
+    }
+    out
+}
+
 /// A time for the table only if every run produced one.
 fn summarize(outs: &[Outcome]) -> Cell {
     let times: Vec<f64> = outs
         .iter()
         .filter_map(|o| match o {
-            Outcome::Time(t) => Some(*t),
+            Outcome::Time(t, _) => Some(*t),
             Outcome::Failed(_) => None,
         })
         .collect();
     let first_failure = outs.iter().find_map(|o| match o {
         Outcome::Failed(why) => Some(why.as_str()),
-        Outcome::Time(_) => None,
+        Outcome::Time(..) => None,
     });
     match (first_failure, Stats::of(&times)) {
         (None, Some(s)) => Cell::Measured(s),
@@ -349,10 +405,11 @@ fn run_child(exe: &std::path::Path, rt: &str, w: Workload, opts: &Opts) -> Outco
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
     let time: Option<f64> = stdout.lines().next().and_then(|l| l.trim().parse().ok());
+    let metrics = report::parse_metrics(stdout.lines().skip(1));
     let why = tail(&stderr);
 
     match (status, time) {
-        (Some(st), Some(ns)) if st.success() => Outcome::Time(ns),
+        (Some(st), Some(ns)) if st.success() => Outcome::Time(ns, metrics),
         (Some(st), Some(ns)) => Outcome::Failed(format!(
             "measured {} but then exited with {st} (shutdown failed){why}",
             report::fmt_ns(ns)

@@ -138,19 +138,21 @@ async fn run_ready(shared: Arc<Shared>) {
 /// A callback scheduled with `call_later` / `call_at`; cancel it with
 /// [`cancel`](TimerHandle::cancel) (asyncio's `TimerHandle`).
 pub struct TimerHandle {
+    /// The callback, shared with the entry's waker.
     timer: StdArc<CallbackTimer>,
+    /// The wheel entry, for cancelling.
+    entry: StdArc<TimerEntry>,
     when: Instant,
 }
 
 /// The waker of a callback timer: when the reactor fires it, the callback
-/// moves to the ready queue.
+/// moves to the ready queue. It must not own its entry: the entry owns it
+/// (as its waker), and a cycle would keep both, and the runtime, alive.
 struct CallbackTimer {
     /// The callback, until it is queued or cancelled.
     callback: Mutex<Option<Callback>>,
     /// The runtime whose loop runs it.
     shared: Arc<Shared>,
-    /// The wheel entry.
-    entry: StdArc<TimerEntry>,
 }
 
 impl Wake for CallbackTimer {
@@ -174,12 +176,11 @@ impl TimerHandle {
         let timer = StdArc::new(CallbackTimer {
             callback: Mutex::new(Some(f)),
             shared: shared.clone(),
-            entry: entry.clone(),
         });
         let waker = Waker::from(timer.clone());
         let _ = entry.poll_fired(&waker);
         driver.add_timer(&entry);
-        TimerHandle { timer, when }
+        TimerHandle { timer, entry, when }
     }
 
     /// Cancels the callback. Returns true when it will now never run; false
@@ -188,7 +189,7 @@ impl TimerHandle {
         let f = self.timer.callback.lock().take();
         match f {
             Some(f) => {
-                self.timer.shared.driver.cancel_timer(&self.timer.entry);
+                self.timer.shared.driver.cancel_timer(&self.entry);
                 drop(f);
                 true
             }

@@ -173,6 +173,12 @@ impl Runtime {
     /// another thread is in `run_forever` of the same runtime.
     #[track_caller]
     pub fn run_forever(&self) {
+        if crate::context::block_on_forbidden() {
+            panic!(
+                "cannot call run_forever from inside an aiolos runtime (a task or block_on); \
+                 call it from the thread that owns the Runtime"
+            );
+        }
         let callbacks = &self.handle.shared.callbacks;
         self.block_on(callbacks::wait_for_stop(callbacks));
     }

@@ -23,7 +23,10 @@
 //! 3. The runtime joins the workers, then drains the injector and cancels
 //!    every task still in the owned list (dropping their futures).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc as StdArc;
+
+use aiolos_io::TimerEntry;
 
 use crossbeam_deque::{Steal, Worker as Deque};
 
@@ -56,6 +59,11 @@ pub(crate) struct Local {
     searching: Cell<bool>,
     /// xorshift state for picking a steal victim.
     rng: Cell<u32>,
+    /// Timers registered during the current poll, handed to the reactor
+    /// when it returns. Most short-lived timers (a `timeout` around work that
+    /// finishes, a sleep raced and dropped) are cancelled before then and
+    /// never leave this thread.
+    timers: RefCell<Vec<StdArc<TimerEntry>>>,
 }
 
 impl Local {
@@ -69,6 +77,7 @@ impl Local {
             tick: Cell::new(0),
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+            timers: RefCell::new(Vec::new()),
         }
     }
 
@@ -104,6 +113,7 @@ impl Local {
         }
         // Shutdown step 2: let go of queued tasks; the owned list cancels
         // them once every worker has stopped.
+        self.timers.borrow_mut().clear();
         drop(self.lifo.take());
         while self.queue.pop().is_some() {}
     }
@@ -115,13 +125,34 @@ impl Local {
             self.shared.notify_parked();
         }
         task.run();
+        self.flush_timers();
+    }
+
+    /// Defers registering `entry` with the reactor until the current poll
+    /// returns. Only the polling task can observe the timer before then.
+    pub(crate) fn defer_timer(&self, entry: &StdArc<TimerEntry>) {
+        self.timers.borrow_mut().push(entry.clone());
+    }
+
+    /// Hands the timers registered during the last poll to the reactor,
+    /// dropping those already cancelled.
+    fn flush_timers(&self) {
+        let mut timers = self.timers.borrow_mut();
+        if timers.is_empty() {
+            return;
+        }
+        for entry in timers.drain(..) {
+            if !entry.is_cancelled() {
+                self.shared.driver.add_timer(&entry);
+            }
+        }
     }
 
     /// Steps 1 to 3 of the module docs.
     fn next_task(&self) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick % GLOBAL_INTERVAL == 0 {
+        if tick.is_multiple_of(GLOBAL_INTERVAL) {
             if let Some(task) = steal_one(&self.shared.injector) {
                 return Some(task);
             }

@@ -33,7 +33,9 @@ use super::Instant;
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(Instant::now() + duration, "aiolos::time::sleep")
+    let mut sleep = Sleep::new(Instant::now() + duration, "aiolos::time::sleep");
+    sleep.due = duration.is_zero();
+    sleep
 }
 
 /// Waits until `deadline` (asyncio's `loop.call_at`, as a future).
@@ -56,6 +58,8 @@ pub struct Sleep {
     deadline: Instant,
     /// The registration, once polled: the reactor's driver and the entry.
     registered: Option<(Arc<Driver>, Arc<TimerEntry>)>,
+    /// The deadline is known to have passed (a zero sleep).
+    due: bool,
     /// For deadlines already past: whether it yielded once.
     yielded: bool,
 }
@@ -69,6 +73,7 @@ impl Sleep {
         Sleep {
             deadline,
             registered: None,
+            due: false,
             yielded: false,
         }
     }
@@ -82,7 +87,7 @@ impl Sleep {
     pub fn is_elapsed(&self) -> bool {
         match &self.registered {
             Some((_, entry)) => entry.is_fired(),
-            None => Instant::now() >= self.deadline,
+            None => self.due || Instant::now() >= self.deadline,
         }
     }
 
@@ -91,6 +96,7 @@ impl Sleep {
     pub fn reset(&mut self, deadline: Instant) {
         self.unregister();
         self.deadline = deadline;
+        self.due = false;
         self.yielded = false;
     }
 
@@ -111,8 +117,18 @@ impl Sleep {
                 }
             };
         }
-        if Instant::now() >= self.deadline {
-            // Already due: yield once so a zero sleep still lets others run.
+        // First poll: register with this runtime's reactor.
+        let Some(driver) = crate::context::with_current(|shared| shared.driver.clone()) else {
+            panic!("{}", crate::context::no_runtime("polling an aiolos timer"));
+        };
+        check_alive(&driver);
+        let deadline = driver.deadline_ms(self.deadline.into_std());
+        // Known to be due (without reading the clock: the reactor's last
+        // wheel time is enough): yield once, so that a zero sleep still lets
+        // others run, then complete. A deadline that passed more recently
+        // goes to the wheel, which fires it on its next turn.
+        if self.due || deadline <= driver.wheel_now() {
+            self.due = true;
             if self.yielded {
                 return Poll::Ready(());
             }
@@ -120,17 +136,10 @@ impl Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        // First poll: register with this runtime's reactor.
-        let Some(driver) = crate::context::with_current(|shared| shared.driver.clone()) else {
-            panic!("{}", crate::context::no_runtime("polling an aiolos timer"));
-        };
-        check_alive(&driver);
-        let entry = Arc::new(TimerEntry::new(
-            driver.deadline_ms(self.deadline.into_std()),
-        ));
+        let entry = Arc::new(TimerEntry::new(deadline));
         // Store the waker before the reactor can see the entry.
         let _ = entry.poll_fired(cx.waker());
-        driver.add_timer(&entry);
+        crate::context::register_timer(&driver, &entry);
         self.registered = Some((driver, entry));
         Poll::Pending
     }

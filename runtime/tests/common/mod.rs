@@ -343,3 +343,63 @@ pub fn catch_panic_message<R>(f: impl FnOnce() -> R) -> Option<String> {
 pub fn thread_name() -> String {
     thread::current().name().unwrap_or("<unnamed>").to_string()
 }
+
+// ---- Helpers for the time_* / rt_callbacks / rt_reactor / rt_idle_cpu tests ----
+
+/// Polls `fut` exactly once with the caller's task context and returns what
+/// that poll gave (so a test can tell "ready at once" from "had to wait").
+pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64 of `i`), so that a failing
+/// run reproduces exactly.
+pub fn splitmix64(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Linux only: `(tid, comm)` of every live thread of this process, from
+/// `/proc/self/task/*/comm` (the kernel truncates names to 15 bytes).
+pub fn process_threads() -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    let dir = std::fs::read_dir("/proc/self/task").expect("cannot list /proc/self/task");
+    for entry in dir.flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // A thread may exit between the listing and this read: skip it.
+        if let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) {
+            out.push((tid, comm.trim_end().to_string()));
+        }
+    }
+    out
+}
+
+/// The comm names of this process's threads that start with `prefix`, sorted.
+pub fn thread_names_with_prefix(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = process_threads()
+        .into_iter()
+        .filter(|(_, comm)| comm.starts_with(prefix))
+        .map(|(_, comm)| comm)
+        .collect();
+    names.sort();
+    names
+}
+
+/// Like [`join_timeout`], but unwraps the task's result; a panic inside the
+/// task fails the test with the task's own panic message.
+pub fn join_ok<T: Send + 'static>(task: aiolos::Task<T>, what: &str) -> T {
+    match join_timeout(task, what) {
+        Ok(v) => v,
+        Err(e) if e.is_panic() => {
+            panic!(
+                "{what}: the task panicked: {}",
+                panic_message(&*e.into_panic())
+            )
+        }
+        Err(e) => panic!("{what}: the task failed: {e}"),
+    }
+}
