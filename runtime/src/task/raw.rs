@@ -307,7 +307,8 @@ fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> Option<Box<dyn std::any::Any 
     })
 }
 
-/// The future returned or panicked: store the result and complete.
+/// The future returned, panicked or is being cancelled: drop it, store the
+/// result and complete. `result` is `Err(Cancelled)` for a cancellation.
 ///
 /// # Safety
 ///
@@ -321,14 +322,16 @@ unsafe fn finish<F: Future + 'static, S: Schedule>(
     let cancelled = cell.header.state.transition_to_finishing();
     let drop_panic = drop_future(cell);
     let result = match (result, drop_panic) {
+        // A panic while dropping the future is the more useful report.
+        (Ok(value), Some(p)) => {
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+            Err(TaskError::panicked(p))
+        }
+        (Err(TaskError::Cancelled), Some(p)) => Err(TaskError::panicked(p)),
         // A cancel that `cancel()` reported as taking effect wins over a value.
         (Ok(value), None) if cancelled => {
             let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
             Err(TaskError::Cancelled)
-        }
-        (Ok(value), Some(p)) => {
-            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
-            Err(TaskError::panicked(p))
         }
         (result, _) => result,
     };
@@ -346,17 +349,7 @@ unsafe fn finish<F: Future + 'static, S: Schedule>(
 /// The caller owns `RUNNING` and one reference.
 unsafe fn cancel_and_complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: guaranteed by the caller.
-    let cell = unsafe { Cell::<F, S>::from_header(ptr) };
-    cell.header.state.transition_to_finishing();
-    let result = match drop_future(cell) {
-        None => Err(TaskError::Cancelled),
-        Some(p) => Err(TaskError::panicked(p)),
-    };
-    // SAFETY: the stage was dropped in place above.
-    cell.stage
-        .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
-    // SAFETY: we still own RUNNING and our reference.
-    unsafe { complete::<F, S>(ptr) }
+    unsafe { finish::<F, S>(ptr, Err(TaskError::Cancelled)) }
 }
 
 /// Steps 3 to 5 of completion (see the module docs).
