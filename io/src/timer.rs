@@ -101,6 +101,11 @@ impl TimerEntry {
         self.state.load(Ordering::Acquire) == CANCELLED
     }
 
+    /// Whether the entry has not been handed to the reactor yet.
+    pub fn is_new(&self) -> bool {
+        self.state.load(Ordering::Acquire) == NEW
+    }
+
     /// `NEW` → `QUEUED`; false if the entry was already registered.
     pub(crate) fn mark_queued(&self) -> bool {
         self.state

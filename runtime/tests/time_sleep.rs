@@ -365,3 +365,38 @@ fn dropping_the_runtime_with_ten_thousand_pending_sleeps_returns_promptly_and_dr
         assert!(matches!(r, Err(aiolos::TaskError::Cancelled)), "got {r:?}");
     }
 }
+
+/// A timer registered in one task's poll and then awaited by another task
+/// fires on time even while the registering task keeps its worker busy (the
+/// registration may not wait for the end of that poll).
+#[test]
+fn sleep_registered_in_a_busy_poll_and_awaited_elsewhere_fires_on_time() {
+    let _wd = common::watchdog("sleep_handed_to_another_task", 120);
+    let rt = aiolos::Runtime::builder()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<aiolos::time::Sleep>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let busy = rt.spawn(async move {
+        let mut sleep = aiolos::time::sleep(Duration::from_millis(20));
+        // Register it with this task's waker, then hand it over.
+        assert!(poll_once(&mut sleep).await.is_pending());
+        tx.send(sleep).unwrap();
+        // Keep this worker busy until the other task has seen the timer fire.
+        done_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the handed-over sleep never fired while its registering poll ran");
+    });
+    let waiter = rt.spawn(async move {
+        let sleep = aiolos::task::spawn_blocking(move || rx.recv().unwrap())
+            .await
+            .unwrap();
+        sleep.await;
+        done_tx.send(()).unwrap();
+    });
+    rt.block_on(async {
+        waiter.await.unwrap();
+        busy.await.unwrap();
+    });
+}

@@ -113,6 +113,12 @@ impl Sleep {
                 Fired::Yes => Poll::Ready(()),
                 Fired::No => {
                     check_alive(driver);
+                    if entry.is_new() {
+                        // Still in the registering worker's buffer, and now
+                        // polled from elsewhere (the registering poll may run
+                        // on for a while): hand it to the reactor now.
+                        driver.add_timer(entry);
+                    }
                     Poll::Pending
                 }
             };
