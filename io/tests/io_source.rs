@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 
-use aiolos_io::{Config, Direction, Reactor};
+use aiolos_io::{Config, Direction, Driver, Reactor, Source};
 
 /// A waker that counts wake-ups and unparks a condition variable.
 #[derive(Default)]
@@ -38,6 +38,30 @@ fn block_on<F: Future>(f: F) -> F::Output {
         let mut woken = signal.woken.lock().unwrap();
         while *woken == seen {
             woken = signal.cv.wait(woken).unwrap();
+        }
+    }
+}
+
+/// Runs `op` until it stops failing with `WouldBlock`, waiting for `dir`
+/// readiness in between (the protocol a socket type implements).
+fn poll_io<T>(
+    driver: &Driver,
+    source: &Source,
+    dir: Direction,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> std::io::Result<T>,
+) -> Poll<T> {
+    loop {
+        match op() {
+            Ok(v) => return Poll::Ready(v),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                source.clear_ready(dir);
+                match driver.poll_ready(source, dir, cx) {
+                    Poll::Ready(r) => r.unwrap(),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            Err(e) => panic!("I/O failed: {e}"),
         }
     }
 }
@@ -71,22 +95,17 @@ fn readable_wakes_the_reader_and_wouldblock_rearms_without_losing_data() {
     let mut got = Vec::new();
     let mut buf = [0u8; 256];
     block_on(poll_fn(|cx| loop {
-        match (&b).read(&mut buf) {
-            Ok(0) => unreachable!("the writer keeps its end open"),
-            Ok(n) => {
+        match poll_io(&driver, &source, Direction::Read, cx, || {
+            (&b).read(&mut buf)
+        }) {
+            Poll::Ready(0) => unreachable!("the writer keeps its end open"),
+            Poll::Ready(n) => {
                 got.extend_from_slice(&buf[..n]);
                 if got.len() == 10_000 {
                     return Poll::Ready(());
                 }
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                source.clear_ready(Direction::Read);
-                match driver.poll_ready(&source, Direction::Read, cx) {
-                    Poll::Ready(r) => r.unwrap(),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            Err(e) => panic!("read failed: {e}"),
+            Poll::Pending => return Poll::Pending,
         }
     }));
     let _a = writer.join().unwrap();
@@ -122,39 +141,13 @@ fn reader_and_writer_of_one_socket_each_get_their_own_wakeup() {
     let reader = thread::spawn(move || {
         block_on(poll_fn(|cx| {
             let mut b = [0u8; 1];
-            match (&*s1).read(&mut b) {
-                Ok(_) => Poll::Ready(b[0]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    src1.clear_ready(Direction::Read);
-                    match d1.poll_ready(&src1, Direction::Read, cx) {
-                        Poll::Ready(r) => {
-                            r.unwrap();
-                            cx.waker().wake_by_ref();
-                            Poll::Pending
-                        }
-                        Poll::Pending => Poll::Pending,
-                    }
-                }
-                Err(e) => panic!("{e}"),
-            }
+            poll_io(&d1, &src1, Direction::Read, cx, || (&*s1).read(&mut b)).map(|_| b[0])
         }))
     });
     let (d2, s2, src2) = (driver.clone(), s.clone(), source.clone());
     let writer = thread::spawn(move || {
-        block_on(poll_fn(|cx| match (&*s2).write(&[1u8]) {
-            Ok(n) => Poll::Ready(n),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                src2.clear_ready(Direction::Write);
-                match d2.poll_ready(&src2, Direction::Write, cx) {
-                    Poll::Ready(r) => {
-                        r.unwrap();
-                        cx.waker().wake_by_ref();
-                        Poll::Pending
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-            Err(e) => panic!("{e}"),
+        block_on(poll_fn(|cx| {
+            poll_io(&d2, &src2, Direction::Write, cx, || (&*s2).write(&[1u8]))
         }))
     });
 
