@@ -8,14 +8,12 @@
 //!   wake-up here goes to the local queue or LIFO slot.
 //! - `forbid_block_on`: set on workers and inside `block_on`.
 //! - `budget`: the cooperative budget of the task being polled.
-//! - `task`: the id of the task being polled.
 
 use std::cell::Cell;
 use std::ptr;
 
 use crate::loom::Arc;
 use crate::scheduler::{worker::Local, Shared};
-use crate::task::TaskId;
 
 /// Budget value meaning "no limit" (outside tasks and in blocking jobs).
 const UNCONSTRAINED: u16 = u16::MAX;
@@ -25,7 +23,6 @@ struct Context {
     worker: Cell<*const Local>,
     forbid_block_on: Cell<bool>,
     budget: Cell<u16>,
-    task: Cell<Option<TaskId>>,
     batching: Cell<*const Shared>,
 }
 
@@ -36,7 +33,6 @@ thread_local! {
             worker: Cell::new(ptr::null()),
             forbid_block_on: Cell::new(false),
             budget: Cell::new(UNCONSTRAINED),
-            task: Cell::new(None),
             batching: Cell::new(ptr::null()),
         }
     };
@@ -73,17 +69,16 @@ pub(crate) fn register_timer(
     driver: &std::sync::Arc<aiolos_io::Driver>,
     entry: &std::sync::Arc<aiolos_io::TimerEntry>,
 ) {
-    let local = worker();
-    // SAFETY: a non-null worker pointer is this thread's live `Local`.
-    if let Some(local) = unsafe { local.as_ref() } {
-        // SAFETY: the worker's `Arc<Shared>` keeps the pointee alive.
-        let shared = unsafe { &*local.shared() };
-        if std::sync::Arc::ptr_eq(&shared.driver, driver) {
+    let deferred = with_worker(|local| match local {
+        Some(local) if std::sync::Arc::ptr_eq(&local.shared_ref().driver, driver) => {
             local.defer_timer(entry);
-            return;
+            true
         }
+        _ => false,
+    });
+    if !deferred {
+        driver.add_timer(entry);
     }
-    driver.add_timer(entry);
 }
 
 /// Whether this thread is inside a runtime.
@@ -145,32 +140,32 @@ impl Drop for WorkerGuard {
     }
 }
 
-/// This thread's worker, or null.
-pub(crate) fn worker() -> *const Local {
-    CONTEXT.with(|c| c.worker.get())
+/// Calls `f` with this thread's worker, if it is one.
+pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
+    let local = CONTEXT.with(|c| c.worker.get());
+    // SAFETY: a non-null pointer was set by `set_worker` from the `Local` that
+    // runs this thread's worker loop; that guard clears it before the `Local`
+    // is dropped, and `f` cannot outlive this call.
+    f(unsafe { local.as_ref() })
 }
 
-/// Marks `id` as the running task with a fresh budget until the guard drops.
-pub(crate) fn enter_task(id: TaskId) -> TaskGuard {
+/// Gives the task about to be polled a fresh budget until the guard drops.
+pub(crate) fn enter_task() -> TaskGuard {
     CONTEXT.with(|c| TaskGuard {
-        task: c.task.replace(Some(id)),
         budget: c.budget.replace(crate::task::BUDGET_PER_TURN),
     })
 }
 
-/// Restores the previous task and budget.
+/// Restores the previous budget (polls can nest: `block_on` in a blocking
+/// job inside ...).
 #[derive(Debug)]
 pub(crate) struct TaskGuard {
-    task: Option<TaskId>,
     budget: u16,
 }
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        CONTEXT.with(|c| {
-            c.task.set(self.task);
-            c.budget.set(self.budget);
-        });
+        CONTEXT.with(|c| c.budget.set(self.budget));
     }
 }
 
@@ -222,10 +217,4 @@ pub(crate) fn batch_wakeups<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
 /// Whether wake-ups of `shared`'s tasks are being batched on this thread.
 pub(crate) fn is_batching(shared: &Shared) -> bool {
     CONTEXT.with(|c| ptr::eq(c.batching.get(), shared))
-}
-
-/// The id of the task being polled on this thread.
-#[allow(dead_code)] // used by `task::current()`.
-pub(crate) fn current_task() -> Option<TaskId> {
-    CONTEXT.with(|c| c.task.get())
 }

@@ -143,16 +143,9 @@ impl Shared {
     /// Queues a task of this runtime: locally on one of its workers,
     /// otherwise through the injector.
     pub(crate) fn schedule(&self, task: Notified, is_yield: bool) {
-        let local = crate::context::worker();
-        // SAFETY: a non-null worker pointer is this thread's `Local`, alive
-        // for as long as the pointer is set (see `context::set_worker`).
-        if let Some(local) = unsafe { local.as_ref() } {
-            if ptr::eq(local.shared(), self) {
-                local.schedule_local(task, is_yield);
-                return;
-            }
+        if let Some(task) = try_schedule_local(self, task, is_yield) {
+            self.schedule_remote(task);
         }
-        self.schedule_remote(task);
     }
 
     /// Queues a task through the injector and wakes a worker if needed.
@@ -233,25 +226,30 @@ impl Shared {
     }
 }
 
+/// Queues `task` on this thread's worker if it belongs to runtime `shared`;
+/// gives the task back otherwise.
+fn try_schedule_local(shared: *const Shared, task: Notified, is_yield: bool) -> Option<Notified> {
+    crate::context::with_worker(|local| match local {
+        Some(local) if ptr::eq(local.shared(), shared) => {
+            local.schedule_local(task, is_yield);
+            None
+        }
+        _ => Some(task),
+    })
+}
+
 /// Tasks that run on the workers.
 pub(crate) struct WorkerKind;
 
 impl Schedule for WorkerKind {
     fn schedule(task: Notified, is_yield: bool) {
-        let header = task.header();
-        let local = crate::context::worker();
-        // SAFETY: see `Shared::schedule`. The pointer comparison proves the
-        // task's runtime is the worker's, which the worker keeps alive.
-        if let Some(local) = unsafe { local.as_ref() } {
-            if ptr::eq(local.shared(), Arc::as_ptr(&header.shared)) {
-                local.schedule_local(task, is_yield);
-                return;
-            }
+        let shared = Arc::as_ptr(&task.header().shared);
+        if let Some(task) = try_schedule_local(shared, task, is_yield) {
+            // Keep the runtime alive past the push: once queued, the task
+            // (and with it the header's `Arc`) may be freed by another thread.
+            let shared = task.header().shared.clone();
+            shared.schedule_remote(task);
         }
-        // Keep the runtime alive past the push: once queued, the task (and
-        // with it the header's `Arc`) may be freed by another thread.
-        let shared = header.shared.clone();
-        shared.schedule_remote(task);
     }
 }
 

@@ -41,7 +41,7 @@ const GLOBAL_INTERVAL: u32 = 61;
 const MAX_LIFO_STREAK: u32 = 3;
 
 /// One worker's private state; lives on its thread's stack for the thread's
-/// whole life and is reachable through `context::worker()`.
+/// whole life and is reachable through `context::with_worker`.
 pub(crate) struct Local {
     /// This worker's position in `Shared::stealers` and `Shared::parkers`.
     index: usize,
@@ -81,9 +81,14 @@ impl Local {
         }
     }
 
-    /// The runtime this worker belongs to.
+    /// The runtime this worker belongs to, as a pointer for identity checks.
     pub(crate) fn shared(&self) -> *const Shared {
         Arc::as_ptr(&self.shared)
+    }
+
+    /// The runtime this worker belongs to.
+    pub(crate) fn shared_ref(&self) -> &Shared {
+        &self.shared
     }
 
     /// Queues a task woken or spawned on this worker.

@@ -157,20 +157,6 @@ impl OwnedTasks {
         }
         all
     }
-
-    /// Calls `f` with every linked task's header, shard by shard.
-    #[allow(dead_code)] // used by `all_tasks()` and introspection.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
-        for shard in self.shards.iter() {
-            let shard = shard.lock();
-            for slot in &shard.slots {
-                if let Some(ptr) = slot.task {
-                    // SAFETY: linked tasks are alive while we hold the lock.
-                    f(unsafe { ptr.as_ref() });
-                }
-            }
-        }
-    }
 }
 
 impl std::fmt::Debug for OwnedTasks {

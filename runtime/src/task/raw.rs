@@ -264,7 +264,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
     let mut cx = Context::from_waker(&waker);
     let res = {
-        let _task = crate::context::enter_task(header.id);
+        let _task = crate::context::enter_task();
         panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: RUNNING gives us exclusive access to the stage, and
