@@ -1,17 +1,39 @@
 //! `Driver`: the reactor's shared half, used from any thread to register
-//! timers (and, with the next issue, I/O sources).
+//! timers and I/O sources.
 //!
-//! Timer registrations do not take a lock the reactor holds: they go through
-//! a lock-free queue of operations that the reactor drains before it sleeps.
-//! A registrar wakes the reactor (`Poller::notify`) only when its deadline is
-//! earlier than the one the reactor sleeps towards.
+//! # Where timers live
+//!
+//! - **Worker wheels.** Each worker of the runtime has a wheel here, behind a
+//!   lock that only that worker takes in the normal course: it files the
+//!   timers its tasks create (`add_worker_timer`) and fires them itself
+//!   between tasks or when its timed park ends (`fire_worker_timers`). The
+//!   lock exists for two rarer visitors: a `Sleep` cancelled on another
+//!   thread frees its slot directly, and the reactor *rescues* a wheel whose
+//!   owner is stuck in a long poll (below).
+//! - **The reactor's wheel**, for timers registered anywhere else (outside
+//!   the workers, loop callbacks). Those registrations do not take a lock the
+//!   reactor holds: they go through a lock-free queue of operations that the
+//!   reactor drains before it sleeps, and wake the reactor
+//!   (`Poller::notify`) only when their deadline is earlier than the one it
+//!   sleeps towards.
+//!
+//! # Rescue
+//!
+//! A running worker publishes its wheel's earliest deadline (never later
+//! than the truth); a parked one publishes "none", because its timed park
+//! ends at that deadline. The reactor sleeps at most until a running
+//! worker's published deadline plus [`RESCUE_AFTER_MS`]; if that worker has
+//! not fired its due entries by then (it is blocked in a poll), the reactor
+//! fires them and hands the wakers to the scheduler, so one blocked worker
+//! delays its timers by milliseconds, not for as long as it is blocked.
 //!
 //! # Protocol (no late timer)
 //!
 //! The reactor publishes its target in `sleep_until`, then looks at the queue
-//! once more before it sleeps. A registrar pushes its operation, then reads
+//! and the published worker deadlines once more before it sleeps. A
+//! registrar pushes its operation (or publishes its deadline), then reads
 //! `sleep_until`. Both sides use `SeqCst`, so either the reactor's last look
-//! sees the operation, or the registrar sees the target and notifies if its
+//! sees the change, or the registrar sees the target and notifies if its
 //! deadline is earlier.
 
 use std::fmt;
@@ -19,14 +41,29 @@ use std::io;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal};
+use crossbeam_utils::CachePadded;
+use parking_lot::Mutex;
 use polling::Poller;
 
 use crate::source::{Direction, Source, Sources};
-use crate::timer::TimerEntry;
+use crate::timer::{TimerEntry, Timers, REACTOR};
+
+/// How long after a running worker's earliest deadline the reactor fires
+/// that worker's due timers itself (see "Rescue" above).
+pub const RESCUE_AFTER_MS: u64 = 2;
+
+/// One worker's timer wheel.
+struct WorkerWheel {
+    timers: Mutex<Timers>,
+    /// The earliest deadline, as published for the reactor: never later
+    /// than the truth while the worker runs; `u64::MAX` when there is none
+    /// or the worker is parked.
+    next: AtomicU64,
+}
 
 /// A queued timer operation.
 pub(crate) enum Op {
@@ -52,6 +89,8 @@ pub struct Driver {
     pub(crate) shutdown: AtomicBool,
     /// Registered I/O sources.
     pub(crate) sources: Sources,
+    /// The workers' timer wheels.
+    workers: Box<[CachePadded<WorkerWheel>]>,
 }
 
 /// Every this many operations a thread pushes, it wakes the reactor anyway,
@@ -64,8 +103,16 @@ thread_local! {
 }
 
 impl Driver {
-    pub(crate) fn new() -> io::Result<Driver> {
+    pub(crate) fn new(workers: usize) -> io::Result<Driver> {
         Ok(Driver {
+            workers: (0..workers)
+                .map(|i| {
+                    CachePadded::new(WorkerWheel {
+                        timers: Mutex::new(Timers::new(i)),
+                        next: AtomicU64::new(u64::MAX),
+                    })
+                })
+                .collect(),
             poller: Poller::new()?,
             ops: Injector::new(),
             wheel_now: AtomicU64::new(0),
@@ -117,7 +164,7 @@ impl Driver {
     }
 
     /// The instant of wheel time `ms`, if it is representable.
-    pub(crate) fn instant_of(&self, ms: u64) -> Option<Instant> {
+    pub fn instant_of(&self, ms: u64) -> Option<Instant> {
         self.origin.checked_add(Duration::from_millis(ms))
     }
 
@@ -157,13 +204,114 @@ impl Driver {
         self.push(Op::Insert(entry.clone()), deadline);
     }
 
-    /// Cancels a timer: it will not fire, and its waker is released now.
+    /// Cancels a timer: it will not fire, its waker is released now, and its
+    /// slot is freed (by the reactor, for an entry in its wheel).
     pub fn cancel_timer(&self, entry: &Arc<TimerEntry>) {
-        if entry.mark_cancelled() {
-            // The reactor holds it in the wheel: have it free the slot. No
-            // wake-up needed for this (it is never earlier than anything).
-            self.push(Op::Cancel(entry.clone()), u64::MAX);
+        match entry.cancel() {
+            None => {}
+            Some(REACTOR) => self.remove_timer(entry.clone()),
+            Some(worker) => self.workers[worker].timers.lock().remove(entry),
         }
+    }
+
+    /// Files `entry` in worker `index`'s wheel. Only that worker calls this.
+    pub fn add_worker_timer(&self, index: usize, entry: &Arc<TimerEntry>) {
+        let w = &self.workers[index];
+        let mut timers = w.timers.lock();
+        timers.insert(entry);
+        let deadline = entry.deadline();
+        if deadline < w.next.load(Ordering::Relaxed) {
+            self.publish(w, deadline);
+        }
+    }
+
+    /// Fires worker `index`'s entries due at `now`, pushing their wakers, and
+    /// returns its earliest remaining deadline. Only that worker calls this.
+    pub fn fire_worker_timers(
+        &self,
+        index: usize,
+        now: u64,
+        fired: &mut Vec<Waker>,
+    ) -> Option<u64> {
+        let w = &self.workers[index];
+        let mut timers = w.timers.lock();
+        timers.fire(now, fired);
+        let next = timers.next_deadline();
+        self.publish(w, next.unwrap_or(u64::MAX));
+        next
+    }
+
+    /// Worker `index` parks until its earliest deadline: it fires its own
+    /// timers when it wakes, so the reactor need not watch them.
+    pub fn worker_parked(&self, index: usize) {
+        self.workers[index].next.store(u64::MAX, Ordering::SeqCst);
+    }
+
+    /// Worker `index` runs again; `next` is its earliest deadline (or
+    /// earlier), for the reactor to watch.
+    pub fn worker_unparked(&self, index: usize, next: u64) {
+        let w = &self.workers[index];
+        let _timers = w.timers.lock();
+        self.publish(w, next);
+    }
+
+    /// Drops every entry of worker `index`'s wheel (with their wakers), for
+    /// the worker's exit.
+    pub fn clear_worker_timers(&self, index: usize) {
+        let w = &self.workers[index];
+        let old = std::mem::replace(&mut *w.timers.lock(), Timers::new(index));
+        w.next.store(u64::MAX, Ordering::SeqCst);
+        drop(old);
+    }
+
+    /// Publishes a worker's earliest deadline (under its wheel's lock), and
+    /// wakes the reactor if it must now look earlier.
+    fn publish(&self, w: &WorkerWheel, next: u64) {
+        w.next.store(next, Ordering::SeqCst);
+        if next != u64::MAX
+            && next.saturating_add(RESCUE_AFTER_MS) < self.sleep_until.load(Ordering::SeqCst)
+        {
+            let _ = self.poller.notify();
+        }
+    }
+
+    /// Reactor side: fires the due entries of every running worker that has
+    /// let them wait [`RESCUE_AFTER_MS`] (skipping a wheel whose owner holds
+    /// its lock: that worker is at work on it). Returns when to look again.
+    pub(crate) fn rescue(&self, now: u64, fired: &mut Vec<Waker>) -> u64 {
+        let mut target = u64::MAX;
+        for w in self.workers.iter() {
+            let mut next = w.next.load(Ordering::SeqCst);
+            if next != u64::MAX && next.saturating_add(RESCUE_AFTER_MS) <= now {
+                if let Some(mut timers) = w.timers.try_lock() {
+                    timers.fire(now, fired);
+                    next = timers.next_deadline().unwrap_or(u64::MAX);
+                    w.next.store(next, Ordering::SeqCst);
+                }
+            }
+            if next != u64::MAX {
+                // Not before the next millisecond: a wheel we could not lock
+                // is being worked on, and will publish a new deadline.
+                target = target.min(next.saturating_add(RESCUE_AFTER_MS).max(now + 1));
+            }
+        }
+        target
+    }
+
+    /// Reactor side: whether a running worker published a deadline that
+    /// needs looking at before `target` (its last look before sleeping).
+    pub(crate) fn rescue_due_before(&self, target: u64) -> bool {
+        self.workers.iter().any(|w| {
+            let next = w.next.load(Ordering::SeqCst);
+            next != u64::MAX && next.saturating_add(RESCUE_AFTER_MS) < target
+        })
+    }
+
+    /// Has the reactor free the slot of a cancelled entry it holds
+    /// ([`TimerEntry::cancel`] returned [`REACTOR`]).
+    pub fn remove_timer(&self, entry: Arc<TimerEntry>) {
+        // No wake-up needed for this (it is never earlier than anything).
+        self.push(Op::Cancel(entry), u64::MAX);
     }
 
     fn push(&self, op: Op, deadline: u64) {
@@ -236,7 +384,7 @@ mod tests {
 
     #[test]
     fn deadline_ms_rounds_up_and_saturates() {
-        let d = Driver::new().unwrap();
+        let d = Driver::new(0).unwrap();
         assert_eq!(d.deadline_ms(d.origin()), 0);
         assert_eq!(d.deadline_ms(d.origin() + Duration::from_micros(1)), 1);
         assert_eq!(d.deadline_ms(d.origin() + Duration::from_millis(5)), 5);

@@ -22,7 +22,8 @@
 //!     thread_name: "reactor".into(),
 //!     on_thread_start: None,
 //!     on_thread_stop: None,
-//!     wake_batch: Box::new(|wakers| wakers.drain(..).for_each(Waker::wake)),
+//!     wake_batch: Box::new(|wakers, _| wakers.drain(..).for_each(Waker::wake)),
+//!     workers: 0,
 //! })
 //! .unwrap();
 //! let driver = reactor.driver().clone();
@@ -67,7 +68,7 @@ mod reactor;
 mod source;
 mod timer;
 
-pub use driver::Driver;
-pub use reactor::{Config, Hook, Reactor, WakeBatch};
+pub use driver::{Driver, RESCUE_AFTER_MS};
+pub use reactor::{Config, Hook, Reactor, WakeBatch, Woken};
 pub use source::{Direction, Source};
-pub use timer::{Fired, TimerEntry};
+pub use timer::{Fired, TimerEntry, Timers, REACTOR};

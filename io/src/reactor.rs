@@ -28,17 +28,26 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::thread;
 
-use aiolos_timer::Wheel;
 use polling::Events;
 
 use crate::driver::{Driver, Op};
-use crate::timer::TimerEntry;
+use crate::timer::{Timers, REACTOR};
 
 /// A function run on the reactor thread at its start or end.
 pub type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
 
+/// What woke a batch of wakers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    /// Timers that fired (from the reactor's wheel or a rescued worker's):
+    /// their tasks are already late, so the scheduler runs them first.
+    Timers,
+    /// I/O readiness.
+    Io,
+}
+
 /// How the scheduler receives a batch of wakers.
-pub type WakeBatch = Box<dyn Fn(&mut Vec<Waker>) + Send + 'static>;
+pub type WakeBatch = Box<dyn Fn(&mut Vec<Waker>, Woken) + Send + 'static>;
 
 /// Settings for [`Reactor::start`].
 pub struct Config {
@@ -50,6 +59,8 @@ pub struct Config {
     pub on_thread_stop: Option<Hook>,
     /// Wakes a batch of fired wakers (draining the vector).
     pub wake_batch: WakeBatch,
+    /// How many workers have a timer wheel in the driver.
+    pub workers: usize,
 }
 
 impl fmt::Debug for Config {
@@ -74,7 +85,7 @@ impl Reactor {
     ///
     /// When the poller or the thread cannot be created.
     pub fn start(config: Config) -> io::Result<Reactor> {
-        let driver = Arc::new(Driver::new()?);
+        let driver = Arc::new(Driver::new(config.workers)?);
         let d = driver.clone();
         let thread = thread::Builder::new()
             .name(config.thread_name.clone())
@@ -121,51 +132,36 @@ impl Drop for Reactor {
 
 /// The loop (steps in the module docs).
 fn run(driver: &Driver, wake_batch: &WakeBatch) {
-    let mut wheel: Wheel<Arc<TimerEntry>> = Wheel::new();
+    let mut timers = Timers::new(REACTOR);
     let mut events = Events::new();
     let mut fired: Vec<Waker> = Vec::new();
     while !driver.shutdown.load(Ordering::Acquire) {
         // 1. Timer operations.
         driver.take_ops(|op| match op {
-            // Created and dropped before we got here: never file it.
-            Op::Insert(entry) if entry.is_cancelled() => {}
-            Op::Insert(entry) => {
-                let key = wheel.insert(entry.deadline(), entry.clone());
-                if !entry.file(key) {
-                    // Cancelled before we got to it.
-                    wheel.cancel(key);
-                }
-            }
-            Op::Cancel(entry) => {
-                if let Some(key) = entry.key() {
-                    wheel.cancel(key);
-                }
-            }
+            Op::Insert(entry) => timers.file(entry),
+            Op::Cancel(entry) => timers.remove(&entry),
         });
 
         // 2. Expired timers.
         let now = driver.now_ms();
         driver.set_wheel_now(now);
-        wheel.advance(now, |_, _, entry| {
-            if let Some(w) = entry.fire() {
-                fired.push(w);
-            }
-        });
+        timers.fire(now, &mut fired);
+        let rescue = driver.rescue(now, &mut fired);
 
         // 3. Hand them over in one batch.
         if !fired.is_empty() {
-            wake_batch(&mut fired);
+            wake_batch(&mut fired, Woken::Timers);
             fired.clear();
             continue;
         }
 
         // 4. Sleep until the next deadline.
-        let next = wheel.next_deadline();
-        driver.set_sleep_until(next.unwrap_or(u64::MAX));
-        if driver.has_ops() {
+        let next = timers.next_deadline().unwrap_or(u64::MAX).min(rescue);
+        driver.set_sleep_until(next);
+        if driver.has_ops() || driver.rescue_due_before(next) {
             continue;
         }
-        let deadline = next.and_then(|ms| driver.instant_of(ms));
+        let deadline = driver.instant_of(next);
         events.clear();
         let res = match deadline {
             Some(d) => driver.poller.wait_deadline(&mut events, d),
@@ -184,10 +180,10 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
             }
         }
         if !fired.is_empty() {
-            wake_batch(&mut fired);
+            wake_batch(&mut fired, Woken::Io);
             fired.clear();
         }
     }
     // Shutdown step 2: pending entries and their wakers go with the wheel.
-    drop(wheel);
+    drop(timers);
 }

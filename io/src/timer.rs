@@ -1,26 +1,36 @@
-//! Timer entries: what a `Sleep` shares with the reactor.
+//! Timer entries (what a `Sleep` shares with the wheel that holds it) and
+//! [`Timers`], a wheel of them.
+//!
+//! # Who holds an entry
+//!
+//! A timer lives in exactly one wheel: the wheel of the worker that
+//! registered it (most timers), or the reactor's, for timers registered
+//! anywhere else (see `driver.rs`). The entry records which wheel holds it
+//! ([`TimerEntry::cancel`] reports it), so that a cancel frees the right slot.
 //!
 //! # Protocol
 //!
-//! An entry's `state` moves `NEW` → `QUEUED` (the owner pushed an insert
-//! operation) → `IN_WHEEL` (the reactor filed it) → `FIRED`, or to
-//! `CANCELLED` from any state but `FIRED`:
-//! - the owner cancels with a swap: if the entry was `IN_WHEEL` it pushes a
-//!   cancel operation so the reactor frees the wheel slot; if it was `QUEUED`
-//!   the reactor will see `CANCELLED` when it takes the insert and skip it;
-//! - the reactor files an entry with a CAS `QUEUED` → `IN_WHEEL` and fires it
-//!   with a CAS `IN_WHEEL` → `FIRED`; a failed CAS means it was cancelled.
+//! An entry's `state` moves `NEW` → `QUEUED` (handed to a wheel's owner) →
+//! `IN_WHEEL` (filed) → `FIRED`, or to `CANCELLED` from any state but
+//! `FIRED`:
+//! - the owner of the `Sleep` cancels with a swap: if the entry was
+//!   `IN_WHEEL` the wheel's owner must free the slot; if it was `QUEUED` the
+//!   wheel's owner sees `CANCELLED` when it files the entry and skips it;
+//! - a wheel's owner files an entry with a CAS `QUEUED` → `IN_WHEEL` and
+//!   fires it with a CAS `IN_WHEEL` → `FIRED`; a failed CAS means it was
+//!   cancelled.
 //!
-//! The waker sits under a small lock, together with the wheel key (which only
-//! the reactor uses). The owner checks `FIRED` under that lock before storing
-//! a waker, and the reactor sets `FIRED` before taking the waker under it, so
-//! a firing never misses a waker registered concurrently.
+//! The waker sits under a small lock, together with the wheel key and owner.
+//! The `Sleep` checks `FIRED` under that lock before storing a waker, and the
+//! firing sets `FIRED` before taking the waker under it, so a firing never
+//! misses a waker registered concurrently.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::task::Waker;
 
-use aiolos_timer::Key;
+use aiolos_timer::{Key, Wheel};
 use parking_lot::Mutex;
 
 const NEW: u8 = 0;
@@ -41,8 +51,12 @@ pub struct TimerEntry {
 
 struct Inner {
     waker: Option<Waker>,
-    key: Option<Key>,
+    /// Where the entry is filed: the key and the wheel's owner.
+    filed: Option<(Key, usize)>,
 }
+
+/// The owner number of the reactor's wheel (workers are numbered from 0).
+pub const REACTOR: usize = usize::MAX;
 
 /// What `poll_fired` found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +76,7 @@ impl TimerEntry {
             state: AtomicU8::new(NEW),
             inner: Mutex::new(Inner {
                 waker: None,
-                key: None,
+                filed: None,
             }),
         }
     }
@@ -101,11 +115,6 @@ impl TimerEntry {
         self.state.load(Ordering::Acquire) == CANCELLED
     }
 
-    /// Whether the entry has not been handed to the reactor yet.
-    pub fn is_new(&self) -> bool {
-        self.state.load(Ordering::Acquire) == NEW
-    }
-
     /// `NEW` → `QUEUED`; false if the entry was already registered.
     pub(crate) fn mark_queued(&self) -> bool {
         self.state
@@ -113,13 +122,15 @@ impl TimerEntry {
             .is_ok()
     }
 
-    /// Cancels; returns true when the reactor holds the entry in its wheel
-    /// (then a cancel operation must be sent so it frees the slot).
-    pub(crate) fn mark_cancelled(&self) -> bool {
+    /// Cancels: the entry will not fire, and its waker is released now.
+    /// Returns the owner of the wheel holding the entry, which must free its
+    /// slot ([`REACTOR`] or a worker's number), or `None` when no wheel holds
+    /// it (not filed yet, already fired, or already cancelled).
+    pub fn cancel(&self) -> Option<usize> {
         let mut prev = self.state.load(Ordering::Acquire);
         loop {
             if prev == FIRED || prev == CANCELLED {
-                return false;
+                return None;
             }
             match self.state.compare_exchange_weak(
                 prev,
@@ -131,13 +142,21 @@ impl TimerEntry {
                 Err(actual) => prev = actual,
             }
         }
-        // Release the waker (and the task it keeps alive) right away.
-        self.inner.lock().waker = None;
-        prev == IN_WHEEL
+        // Release the waker (and the task it keeps alive) right away. A
+        // filed entry has its place recorded: `file` set it under this lock
+        // before the state said `IN_WHEEL`.
+        let mut inner = self.inner.lock();
+        inner.waker = None;
+        if prev == IN_WHEEL {
+            inner.filed.map(|(_, owner)| owner)
+        } else {
+            None
+        }
     }
 
-    /// The reactor files the entry under `key`; false if it was cancelled.
-    pub(crate) fn file(&self, key: Key) -> bool {
+    /// Files the entry under `key` in `owner`'s wheel; false if it was
+    /// cancelled.
+    fn file(&self, key: Key, owner: usize) -> bool {
         let mut inner = self.inner.lock();
         if self
             .state
@@ -146,18 +165,18 @@ impl TimerEntry {
         {
             return false;
         }
-        inner.key = Some(key);
+        inner.filed = Some((key, owner));
         true
     }
 
-    /// The wheel key, for a cancel operation.
-    pub(crate) fn key(&self) -> Option<Key> {
-        self.inner.lock().key
+    /// The wheel key, for freeing the slot of a cancelled entry.
+    fn key(&self) -> Option<Key> {
+        self.inner.lock().filed.map(|(key, _)| key)
     }
 
-    /// The reactor fires the entry: returns its waker, if any and if it was
-    /// not cancelled meanwhile.
-    pub(crate) fn fire(&self) -> Option<Waker> {
+    /// Fires the entry: returns its waker, if any and if it was not
+    /// cancelled meanwhile.
+    fn fire(&self) -> Option<Waker> {
         if self
             .state
             .compare_exchange(IN_WHEEL, FIRED, Ordering::AcqRel, Ordering::Acquire)
@@ -166,8 +185,109 @@ impl TimerEntry {
             return None;
         }
         let mut inner = self.inner.lock();
-        inner.key = None;
+        inner.filed = None;
         inner.waker.take()
+    }
+}
+
+/// A timer wheel of entries: the reactor's own, or one worker's (which the
+/// driver keeps behind a lock, see `driver.rs`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::task::Waker;
+/// use aiolos_io::{Fired, TimerEntry, Timers};
+///
+/// let mut timers = Timers::new(0);
+/// let entry = Arc::new(TimerEntry::new(5));
+/// assert_eq!(entry.poll_fired(Waker::noop()), Fired::No);
+/// timers.insert(&entry);
+/// assert_eq!(timers.next_deadline(), Some(5));
+///
+/// let mut fired = Vec::new();
+/// timers.fire(4, &mut fired);
+/// assert!(fired.is_empty());
+/// timers.fire(5, &mut fired);
+/// assert_eq!(fired.len(), 1);
+/// assert!(entry.is_fired());
+/// assert_eq!(timers.next_deadline(), None);
+/// ```
+pub struct Timers {
+    wheel: Wheel<Arc<TimerEntry>>,
+    /// The owner number recorded in filed entries.
+    owner: usize,
+}
+
+impl Timers {
+    /// An empty wheel owned by `owner` (a worker's number, or [`REACTOR`]).
+    pub fn new(owner: usize) -> Timers {
+        Timers {
+            wheel: Wheel::new(),
+            owner,
+        }
+    }
+
+    /// Files `entry`, unless it was registered before (each entry is
+    /// registered once, in one wheel).
+    pub fn insert(&mut self, entry: &Arc<TimerEntry>) {
+        if entry.mark_queued() {
+            self.file(entry.clone());
+        }
+    }
+
+    /// Files an entry already marked `QUEUED` (the reactor's side of
+    /// `Driver::add_timer`).
+    pub(crate) fn file(&mut self, entry: Arc<TimerEntry>) {
+        if entry.is_cancelled() {
+            // Created and dropped before it got here: never file it.
+            return;
+        }
+        let key = self.wheel.insert(entry.deadline(), entry.clone());
+        if !entry.file(key, self.owner) {
+            // Cancelled meanwhile.
+            self.wheel.cancel(key);
+        }
+    }
+
+    /// Frees the slot of a cancelled entry filed here.
+    pub fn remove(&mut self, entry: &TimerEntry) {
+        if let Some(key) = entry.key() {
+            self.wheel.cancel(key);
+        }
+    }
+
+    /// Advances to `now` (milliseconds since the driver's origin) and pushes
+    /// the wakers of the entries that fired.
+    pub fn fire(&mut self, now: u64, fired: &mut Vec<Waker>) {
+        self.wheel.advance(now, |_, _, entry| {
+            if let Some(w) = entry.fire() {
+                fired.push(w);
+            }
+        });
+    }
+
+    /// When the next entry can fire.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.wheel.next_deadline()
+    }
+
+    /// How many entries are filed (cancelled ones until their slot is freed).
+    pub fn len(&self) -> usize {
+        self.wheel.len()
+    }
+
+    /// Whether no entry is filed.
+    pub fn is_empty(&self) -> bool {
+        self.wheel.is_empty()
+    }
+}
+
+impl fmt::Debug for Timers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timers")
+            .field("owner", &self.owner)
+            .field("len", &self.wheel.len())
+            .finish()
     }
 }
 

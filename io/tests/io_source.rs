@@ -71,7 +71,8 @@ fn reactor() -> Reactor {
         thread_name: "io-test-reactor".into(),
         on_thread_start: None,
         on_thread_stop: None,
-        wake_batch: Box::new(|w| w.drain(..).for_each(Waker::wake)),
+        wake_batch: Box::new(|w, _| w.drain(..).for_each(Waker::wake)),
+        workers: 0,
     })
     .unwrap()
 }

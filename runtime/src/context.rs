@@ -24,6 +24,7 @@ struct Context {
     forbid_block_on: Cell<bool>,
     budget: Cell<u16>,
     batching: Cell<*const Shared>,
+    batching_timers: Cell<bool>,
 }
 
 thread_local! {
@@ -34,6 +35,7 @@ thread_local! {
             forbid_block_on: Cell::new(false),
             budget: Cell::new(UNCONSTRAINED),
             batching: Cell::new(ptr::null()),
+            batching_timers: Cell::new(false),
         }
     };
 }
@@ -61,24 +63,6 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Arc<Shared>) -> R) -> Option<R> {
     // `ManuallyDrop` makes this a borrow, leaving the count unchanged.
     let arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
     Some(f(&arc))
-}
-
-/// Registers a timer with `driver`: deferred to the end of the current poll
-/// on a worker of that driver's runtime, at once elsewhere.
-pub(crate) fn register_timer(
-    driver: &std::sync::Arc<aiolos_io::Driver>,
-    entry: &std::sync::Arc<aiolos_io::TimerEntry>,
-) {
-    let deferred = with_worker(|local| match local {
-        Some(local) if std::sync::Arc::ptr_eq(&local.shared_ref().driver, driver) => {
-            local.defer_timer(entry);
-            true
-        }
-        _ => false,
-    });
-    if !deferred {
-        driver.add_timer(entry);
-    }
 }
 
 /// Whether this thread is inside a runtime.
@@ -202,19 +186,29 @@ pub(crate) fn budget_spend() -> bool {
 }
 
 /// Runs `f` (which wakes tasks) with wake-ups of `shared`'s tasks queued
-/// without waking workers; the caller wakes one afterwards.
-pub(crate) fn batch_wakeups<R>(shared: &Shared, f: impl FnOnce() -> R) -> R {
-    struct Reset(*const Shared);
+/// without waking workers; the caller wakes one afterwards. With `timers`,
+/// they are timer wake-ups, queued where workers look first.
+pub(crate) fn batch_wakeups<R>(shared: &Shared, timers: bool, f: impl FnOnce() -> R) -> R {
+    struct Reset(*const Shared, bool);
     impl Drop for Reset {
         fn drop(&mut self) {
-            CONTEXT.with(|c| c.batching.set(self.0));
+            CONTEXT.with(|c| {
+                c.batching.set(self.0);
+                c.batching_timers.set(self.1);
+            });
         }
     }
-    let _reset = Reset(CONTEXT.with(|c| c.batching.replace(shared)));
+    let _reset = CONTEXT.with(|c| {
+        Reset(
+            c.batching.replace(shared),
+            c.batching_timers.replace(timers),
+        )
+    });
     f()
 }
 
-/// Whether wake-ups of `shared`'s tasks are being batched on this thread.
-pub(crate) fn is_batching(shared: &Shared) -> bool {
-    CONTEXT.with(|c| ptr::eq(c.batching.get(), shared))
+/// How wake-ups of `shared`'s tasks are batched on this thread: `None` when
+/// they are not, `Some(true)` for timer wake-ups.
+pub(crate) fn batching(shared: &Shared) -> Option<bool> {
+    CONTEXT.with(|c| ptr::eq(c.batching.get(), shared).then(|| c.batching_timers.get()))
 }

@@ -81,6 +81,48 @@ impl Parker {
         }
     }
 
+    /// Sleeps until `unpark` or until `deadline`, whichever comes first
+    /// (returns at once if a notification is pending). A notification that
+    /// races with the timeout is consumed: the caller looks for work anyway.
+    pub(crate) fn park_until(&self, deadline: std::time::Instant) {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        let mut guard = self.lock.lock();
+        match self
+            .state
+            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
+        {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.state.store(EMPTY, Ordering::SeqCst);
+                return;
+            }
+            Err(other) => unreachable!("inconsistent park state {other}"),
+        }
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let timed_out = left.is_zero() || self.cvar.wait_for(&mut guard, left).timed_out();
+            if timed_out {
+                // PARKED or NOTIFIED: either way we are awake now.
+                self.state.swap(EMPTY, Ordering::SeqCst);
+                return;
+            }
+            if self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                return;
+            }
+            // Spurious wake-up: still PARKED.
+        }
+    }
+
     /// Wakes the sleeper, or makes its next `park` return at once.
     pub(crate) fn unpark(&self) {
         match self.state.swap(NOTIFIED, Ordering::SeqCst) {

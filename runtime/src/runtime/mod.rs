@@ -18,7 +18,10 @@ pub use callbacks::TimerHandle;
 pub use handle::Handle;
 
 use crate::loom::Arc;
-use crate::scheduler::{worker::Local, Shared};
+use crate::scheduler::{
+    worker::{Local, Queues},
+    Shared,
+};
 use crate::task::Task;
 
 /// A multi-threaded, work-stealing runtime: asyncio's event loop, on N
@@ -64,10 +67,8 @@ impl Runtime {
     /// Starts the threads of a runtime with `config`.
     fn start(config: Config) -> io::Result<Runtime> {
         let n = config.worker_threads;
-        let queues: Vec<_> = (0..n)
-            .map(|_| crossbeam_deque::Worker::new_fifo())
-            .collect();
-        let stealers = queues.iter().map(|q| q.stealer()).collect();
+        let queues: Vec<_> = (0..n).map(|_| Queues::new()).collect();
+        let stealers = queues.iter().map(Queues::stealers).collect();
 
         // The reactor starts first; it learns about the scheduler (to hand it
         // fired wakers) once the scheduler exists.
@@ -77,10 +78,11 @@ impl Runtime {
             thread_name: format!("{}-reactor", config.thread_name),
             on_thread_start: config.on_thread_start.clone(),
             on_thread_stop: config.on_thread_stop.clone(),
-            wake_batch: Box::new(move |wakers| match for_reactor.get() {
-                Some(shared) => shared.wake_batch(wakers),
+            wake_batch: Box::new(move |wakers, woken| match for_reactor.get() {
+                Some(shared) => shared.wake_batch(wakers, woken),
                 None => wakers.drain(..).for_each(|w| w.wake()),
             }),
+            workers: n,
         })?;
         let shared = Arc::new(Shared::new(stealers, config, reactor.driver().clone()));
         let _ = scheduler.set(shared.clone());
@@ -91,7 +93,7 @@ impl Runtime {
             workers: Vec::with_capacity(n),
             reactor,
         };
-        for (index, queue) in queues.into_iter().enumerate() {
+        for (index, queues) in queues.into_iter().enumerate() {
             let shared = shared.clone();
             let spawned = thread::Builder::new()
                 .name(format!("{}-worker-{index}", shared.config.thread_name))
@@ -100,7 +102,7 @@ impl Runtime {
                         f();
                     }
                     let stop = shared.config.on_thread_stop.clone();
-                    Local::new(index, shared, queue).run();
+                    Local::new(index, shared, queues).run();
                     if let Some(f) = stop {
                         f();
                     }

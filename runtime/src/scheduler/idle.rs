@@ -107,6 +107,23 @@ impl Idle {
         searching && prev & SEARCH_MASK == 1
     }
 
+    /// Worker `index` woke by itself (its timers were due) and leaves the
+    /// sleepers, counted as unparked and not searching. False when a producer
+    /// picked it meanwhile: then it is already counted as unparked *and
+    /// searching*.
+    pub(crate) fn unpark_self(&self, index: usize) -> bool {
+        let mut sleepers = self.sleepers.lock();
+        if !self.sleeping[index].load(Ordering::SeqCst) {
+            return false;
+        }
+        if let Some(pos) = sleepers.iter().position(|&i| i == index) {
+            sleepers.swap_remove(pos);
+        }
+        self.sleeping[index].store(false, Ordering::SeqCst);
+        self.state.fetch_add(UNPARK_ONE, Ordering::SeqCst);
+        true
+    }
+
     /// Whether worker `index` is still registered as a sleeper (false once a
     /// producer picked it).
     pub(crate) fn is_sleeping(&self, index: usize) -> bool {
@@ -146,5 +163,19 @@ mod tests {
         assert!(idle.transition_to_parked(1, true));
         assert!(!idle.transition_to_parked(0, false));
         assert_eq!(idle.worker_to_notify(), Some(0));
+    }
+
+    #[test]
+    fn a_worker_woken_by_its_timers_leaves_the_sleepers() {
+        let idle = Idle::new(2);
+        assert!(!idle.transition_to_parked(0, false));
+        assert!(!idle.transition_to_parked(1, false));
+        assert!(idle.unpark_self(0));
+        assert!(!idle.is_sleeping(0));
+        // Worker 0 runs, not searching: a producer wakes the other one.
+        assert_eq!(idle.worker_to_notify(), Some(1));
+        // Picked by a producer before it looked: already counted.
+        assert!(!idle.unpark_self(1));
+        assert_eq!(idle.worker_to_notify(), None);
     }
 }

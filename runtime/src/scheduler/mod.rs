@@ -21,7 +21,7 @@ use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 
 use crate::blocking::BlockingPool;
-use crate::loom::{Arc, AtomicBool, Ordering};
+use crate::loom::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::park::Parker;
 use crate::runtime::{Callbacks, Config};
 use crate::task::owned::OwnedTasks;
@@ -33,8 +33,16 @@ use idle::Idle;
 pub(crate) struct Shared {
     /// Tasks from outside the workers; a worker takes batches from here.
     pub(crate) injector: Injector<Notified>,
+    /// Tasks woken by timers the reactor fired (its own wheel's, or a
+    /// rescued worker's): workers look here before their own queues.
+    pub(crate) due_injector: Injector<Notified>,
     /// One per worker, to steal from its local queue.
     pub(crate) stealers: Box<[Stealer<Notified>]>,
+    /// One per worker, to steal from its due queue (timer-woken tasks).
+    pub(crate) due_stealers: Box<[Stealer<Notified>]>,
+    /// How many workers hold more timer-woken tasks than they run next
+    /// (a hint: siblings take some before their own work).
+    pub(crate) due_backlog: CachePadded<AtomicUsize>,
     /// One per worker, to wake it.
     pub(crate) parkers: Box<[CachePadded<Parker>]>,
     /// Sleeping and searching workers.
@@ -64,14 +72,18 @@ impl std::fmt::Debug for Shared {
 
 impl Shared {
     pub(crate) fn new(
-        stealers: Vec<Stealer<Notified>>,
+        stealers: Vec<(Stealer<Notified>, Stealer<Notified>)>,
         config: Config,
         driver: std::sync::Arc<aiolos_io::Driver>,
     ) -> Shared {
         let n = stealers.len();
+        let (stealers, due_stealers): (Vec<_>, Vec<_>) = stealers.into_iter().unzip();
         Shared {
             injector: Injector::new(),
+            due_injector: Injector::new(),
             stealers: stealers.into_boxed_slice(),
+            due_stealers: due_stealers.into_boxed_slice(),
+            due_backlog: CachePadded::new(AtomicUsize::new(0)),
             parkers: (0..n).map(|_| CachePadded::new(Parker::new())).collect(),
             idle: Idle::new(n),
             owned: OwnedTasks::new(n),
@@ -156,7 +168,12 @@ impl Shared {
             drop(task);
             return;
         }
-        self.injector.push(task);
+        let batching = crate::context::batching(self);
+        if batching == Some(true) {
+            self.due_injector.push(task);
+        } else {
+            self.injector.push(task);
+        }
         if self.is_shutdown() {
             // Shutdown may have drained the injector before our push: drain
             // again so no task (and no reference cycle through `Shared`) is
@@ -164,7 +181,7 @@ impl Shared {
             self.drain_injector();
             return;
         }
-        if !crate::context::is_batching(self) {
+        if batching.is_none() {
             self.notify_parked();
         }
     }
@@ -179,7 +196,10 @@ impl Shared {
     /// Wakes a worker if any queue holds work (the last searcher's final look
     /// before parking).
     pub(crate) fn notify_if_work_pending(&self) {
-        let pending = !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty());
+        let pending = !self.injector.is_empty()
+            || !self.due_injector.is_empty()
+            || self.stealers.iter().any(|s| !s.is_empty())
+            || self.due_stealers.iter().any(|s| !s.is_empty());
         if pending {
             self.notify_parked();
         }
@@ -187,8 +207,9 @@ impl Shared {
 
     /// Queues a batch of wakers fired by the reactor, then wakes one worker
     /// (which wakes more as it finds work).
-    pub(crate) fn wake_batch(&self, wakers: &mut Vec<std::task::Waker>) {
-        crate::context::batch_wakeups(self, || {
+    pub(crate) fn wake_batch(&self, wakers: &mut Vec<std::task::Waker>, woken: aiolos_io::Woken) {
+        let timers = woken == aiolos_io::Woken::Timers;
+        crate::context::batch_wakeups(self, timers, || {
             for w in wakers.drain(..) {
                 w.wake();
             }
@@ -196,13 +217,30 @@ impl Shared {
         self.notify_parked();
     }
 
-    /// Drops every task reference left in the injector.
+    /// Files a timer: in this thread's wheel on a worker of this runtime,
+    /// in the reactor's wheel anywhere else.
+    pub(crate) fn add_timer(&self, entry: &std::sync::Arc<aiolos_io::TimerEntry>) {
+        let filed = crate::context::with_worker(|local| match local {
+            Some(local) if ptr::eq(local.shared(), self) => {
+                local.add_timer(entry);
+                true
+            }
+            _ => false,
+        });
+        if !filed {
+            self.driver.add_timer(entry);
+        }
+    }
+
+    /// Drops every task reference left in the injectors.
     pub(crate) fn drain_injector(&self) {
-        loop {
-            match self.injector.steal() {
-                crossbeam_deque::Steal::Success(task) => drop(task),
-                crossbeam_deque::Steal::Empty => break,
-                crossbeam_deque::Steal::Retry => {}
+        for injector in [&self.injector, &self.due_injector] {
+            loop {
+                match injector.steal() {
+                    crossbeam_deque::Steal::Success(task) => drop(task),
+                    crossbeam_deque::Steal::Empty => break,
+                    crossbeam_deque::Steal::Retry => {}
+                }
             }
         }
     }

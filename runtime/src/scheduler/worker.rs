@@ -1,19 +1,45 @@
 //! A worker thread: runs tasks from its LIFO slot and local queue, steals
 //! when those are empty, and parks when there is nothing anywhere.
 //!
+//! # Timers
+//!
+//! Each worker owns a timer wheel (`aiolos_io::Timers`): a timer first
+//! polled on a worker is filed in that worker's wheel, without a lock or a
+//! message to another thread, and the worker fires it itself. Before each
+//! task, if its earliest deadline has passed (one clock read, only while the
+//! wheel is not empty), it fires the due entries; the tasks they wake go to
+//! its *due queue*, which comes first (step 1 below): a woken timer is
+//! already late, while a freshly spawned task has no deadline. A parked
+//! worker sleeps until its earliest deadline. A timer cancelled on another
+//! thread is marked at once and its slot freed by the owner through its
+//! `CancelQueue`. Timers registered elsewhere (outside the workers, loop
+//! callbacks) go to the reactor's wheel.
+//!
+//! Why not only the reactor's wheel, as DESIGN.md first had it: on a loaded
+//! machine the reactor is a third thread competing with the workers for the
+//! cores; it fired timers a millisecond or more late, and the tasks it woke
+//! then queued in the injector behind the workers' own work. With 50,000
+//! sleeping tasks on 2 cores the mean lateness was 6–14 ms; here it is what
+//! `benches/README.md` shows.
+//!
 //! # Finding the next task
 //!
-//! 1. Every [`GLOBAL_INTERVAL`] ticks, the injector first, so that tasks
+//! 1. The due queue (timer-woken tasks), at most [`MAX_DUE_STREAK`] in a row
+//!    so they cannot starve the rest; when it is empty and a sibling
+//!    advertises a backlog of due tasks (`Shared::due_backlog`), half of that
+//!    sibling's. A worker that fired a burst of timers thus shares it with
+//!    siblings busy with their own queues, not only with idle ones.
+//! 2. Every [`GLOBAL_INTERVAL`] ticks, the injector first, so that tasks
 //!    from outside are not starved by a worker busy with its own.
-//! 2. The LIFO slot: the task most recently woken or spawned by the task
+//! 3. The LIFO slot: the task most recently woken or spawned by the task
 //!    that just ran (message-passing locality). At most [`MAX_LIFO_STREAK`]
 //!    times in a row; then the slot's task goes to the back of the queue, so
 //!    two tasks waking each other cannot monopolise the worker.
-//! 3. The local queue (FIFO).
-//! 4. Search, if fewer than half the workers are searching: steal half of a
-//!    random sibling's queue.
-//! 5. A batch from the injector.
-//! 6. Park (see `idle.rs` for the sleep protocol).
+//! 4. The local queue (FIFO), then the due queue even past its streak.
+//! 5. Search, if fewer than half the workers are searching: steal half of a
+//!    random sibling's due queue, else of its local queue.
+//! 6. A batch from the injector.
+//! 7. Park until the earliest timer (see `idle.rs` for the sleep protocol).
 //!
 //! # Shutdown
 //!
@@ -23,15 +49,16 @@
 //! 3. The runtime joins the workers, then drains the injector and cancels
 //!    every task still in the owned list (dropping their futures).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::sync::Arc as StdArc;
+use std::task::Waker;
 
 use aiolos_io::TimerEntry;
 
-use crossbeam_deque::{Steal, Worker as Deque};
+use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::Shared;
-use crate::loom::Arc;
+use crate::loom::{Arc, Ordering};
 use crate::task::raw::Notified;
 
 /// How often the injector is checked first.
@@ -39,6 +66,12 @@ const GLOBAL_INTERVAL: u32 = 61;
 
 /// How many LIFO-slot tasks may run back to back.
 const MAX_LIFO_STREAK: u32 = 3;
+
+/// How many due-queue tasks may run back to back before one other task.
+const MAX_DUE_STREAK: u32 = 16;
+
+/// `next_timer` when the wheel is empty.
+const NO_TIMER: u64 = u64::MAX;
 
 /// One worker's private state; lives on its thread's stack for the thread's
 /// whole life and is reachable through `context::with_worker`.
@@ -59,25 +92,60 @@ pub(crate) struct Local {
     searching: Cell<bool>,
     /// xorshift state for picking a steal victim.
     rng: Cell<u32>,
-    /// Timers registered during the current poll, handed to the reactor
-    /// when it returns. Most short-lived timers (a `timeout` around work that
-    /// finishes, a sleep raced and dropped) are cancelled before then and
-    /// never leave this thread.
-    timers: RefCell<Vec<StdArc<TimerEntry>>>,
+    /// This worker's wheel's earliest deadline (`NO_TIMER` when empty), as
+    /// last seen: never later than the truth (a cancel, or the reactor's
+    /// rescue, can only make the truth later).
+    next_timer: Cell<u64>,
+    /// Tasks woken by this worker's timers; siblings steal from it too.
+    due: Deque<Notified>,
+    /// Due-queue tasks run back to back.
+    due_streak: Cell<u32>,
+    /// Whether this worker counts itself in `Shared::due_backlog`.
+    advertised: Cell<bool>,
+    /// Set while waking fired timers: wake-ups then go to `due`.
+    firing: Cell<bool>,
+    /// Reused buffer for fired wakers.
+    fired: Cell<Vec<Waker>>,
+}
+
+/// A worker's queues, made before its thread starts so that the stealers
+/// can be shared.
+pub(crate) struct Queues {
+    queue: Deque<Notified>,
+    due: Deque<Notified>,
+}
+
+impl Queues {
+    pub(crate) fn new() -> Queues {
+        Queues {
+            queue: Deque::new_fifo(),
+            due: Deque::new_fifo(),
+        }
+    }
+
+    /// Stealers of the local queue and of the due queue.
+    pub(crate) fn stealers(&self) -> (Stealer<Notified>, Stealer<Notified>) {
+        (self.queue.stealer(), self.due.stealer())
+    }
 }
 
 impl Local {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, queue: Deque<Notified>) -> Local {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
         Local {
             index,
             shared,
-            queue,
+            queue: queues.queue,
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
             tick: Cell::new(0),
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
-            timers: RefCell::new(Vec::new()),
+            next_timer: Cell::new(NO_TIMER),
+            due: queues.due,
+            due_streak: Cell::new(0),
+            advertised: Cell::new(false),
+            firing: Cell::new(false),
+            fired: Cell::new(Vec::new()),
         }
     }
 
@@ -86,13 +154,14 @@ impl Local {
         Arc::as_ptr(&self.shared)
     }
 
-    /// The runtime this worker belongs to.
-    pub(crate) fn shared_ref(&self) -> &Shared {
-        &self.shared
-    }
-
     /// Queues a task woken or spawned on this worker.
     pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool) {
+        if self.firing.get() {
+            // Woken by one of our timers (`fire_timers` wakes a sibling if
+            // there is more than this worker will run at once).
+            self.due.push(task);
+            return;
+        }
         if is_yield {
             // It woke itself: it goes behind everything else.
             self.queue.push(task);
@@ -116,11 +185,14 @@ impl Local {
             }
             self.park();
         }
-        // Shutdown step 2: let go of queued tasks; the owned list cancels
-        // them once every worker has stopped.
-        self.timers.borrow_mut().clear();
+        // Shutdown step 2: let go of queued tasks and of the timers (with
+        // the wakers they hold); the owned list cancels the tasks once every
+        // worker has stopped.
+        self.shared.driver.clear_worker_timers(self.index);
+        self.next_timer.set(NO_TIMER);
         drop(self.lifo.take());
         while self.queue.pop().is_some() {}
+        while self.due.pop().is_some() {}
     }
 
     fn run_task(&self, task: Notified) {
@@ -130,31 +202,90 @@ impl Local {
             self.shared.notify_parked();
         }
         task.run();
-        self.flush_timers();
     }
 
-    /// Defers registering `entry` with the reactor until the current poll
-    /// returns. Only the polling task can observe the timer before then.
-    pub(crate) fn defer_timer(&self, entry: &StdArc<TimerEntry>) {
-        self.timers.borrow_mut().push(entry.clone());
+    /// Files a timer registered by a task on this worker in its wheel.
+    pub(crate) fn add_timer(&self, entry: &StdArc<TimerEntry>) {
+        self.shared.driver.add_worker_timer(self.index, entry);
+        if entry.deadline() < self.next_timer.get() {
+            self.next_timer.set(entry.deadline());
+        }
     }
 
-    /// Hands the timers registered during the last poll to the reactor,
-    /// dropping those already cancelled.
-    fn flush_timers(&self) {
-        let mut timers = self.timers.borrow_mut();
-        if timers.is_empty() {
+    /// Fires the timers whose deadline has passed; the tasks they wake go to
+    /// the due queue. Costs one comparison while the wheel is empty, and a
+    /// clock read otherwise.
+    fn fire_timers(&self) {
+        let next = self.next_timer.get();
+        if next == NO_TIMER {
             return;
         }
-        for entry in timers.drain(..) {
-            if !entry.is_cancelled() {
-                self.shared.driver.add_timer(&entry);
+        let driver = &self.shared.driver;
+        let now = driver.now_ms();
+        if now < next {
+            return;
+        }
+        let mut fired = self.fired.take();
+        let next = driver.fire_worker_timers(self.index, now, &mut fired);
+        self.next_timer.set(next.unwrap_or(NO_TIMER));
+        if !fired.is_empty() {
+            self.firing.set(true);
+            let _reset = ResetOnDrop(&self.firing);
+            for w in fired.drain(..) {
+                w.wake();
             }
+        }
+        self.fired.set(fired);
+        if self.due.len() > 1 {
+            // More than we run next: have busy siblings take some before
+            // their own work, and let a sleeping one help.
+            if !self.advertised.replace(true) {
+                self.shared.due_backlog.fetch_add(1, Ordering::Relaxed);
+            }
+            self.shared.notify_parked();
         }
     }
 
-    /// Steps 1 to 3 of the module docs.
+    /// The next timer-woken task: ours, one the reactor fired, or, while a
+    /// sibling advertises a backlog, half of its due queue.
+    fn pop_due(&self) -> Option<Notified> {
+        if let Some(task) = self.due.pop() {
+            return Some(task);
+        }
+        if self.advertised.replace(false) {
+            self.shared.due_backlog.fetch_sub(1, Ordering::Relaxed);
+        }
+        let injector = &self.shared.due_injector;
+        if !injector.is_empty() {
+            loop {
+                match injector.steal_batch_and_pop(&self.due) {
+                    Steal::Success(task) => return Some(task),
+                    Steal::Empty => break,
+                    Steal::Retry => {}
+                }
+            }
+        }
+        if self.shared.due_backlog.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let n = self.shared.due_stealers.len();
+        (1..n).find_map(|i| {
+            let victim = &self.shared.due_stealers[(self.index + i) % n];
+            steal_from(victim, &self.due)
+        })
+    }
+
+    /// Steps 1 to 4 of the module docs.
     fn next_task(&self) -> Option<Notified> {
+        self.fire_timers();
+        let streak = self.due_streak.get();
+        if streak < MAX_DUE_STREAK {
+            if let Some(task) = self.pop_due() {
+                self.due_streak.set(streak + 1);
+                return Some(task);
+            }
+        }
+        self.due_streak.set(0);
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
@@ -172,10 +303,10 @@ impl Local {
             self.queue.push(task);
         }
         self.lifo_streak.set(0);
-        self.queue.pop()
+        self.queue.pop().or_else(|| self.pop_due())
     }
 
-    /// Steps 4 and 5 of the module docs.
+    /// Steps 5 and 6 of the module docs.
     fn steal(&self) -> Option<Notified> {
         let n = self.shared.stealers.len();
         if n > 1 && (self.searching.get() || self.shared.idle.transition_to_searching()) {
@@ -186,26 +317,27 @@ impl Local {
                 if victim == self.index {
                     continue;
                 }
-                let stealer = &self.shared.stealers[victim];
-                loop {
-                    match stealer.steal_batch_and_pop(&self.queue) {
-                        Steal::Success(task) => return Some(task),
-                        Steal::Empty => break,
-                        Steal::Retry => {}
-                    }
+                let due = &self.shared.due_stealers[victim];
+                if let Some(task) = steal_from(due, &self.due) {
+                    return Some(task);
+                }
+                if let Some(task) = steal_from(&self.shared.stealers[victim], &self.queue) {
+                    return Some(task);
                 }
             }
         }
         loop {
             match self.shared.injector.steal_batch_and_pop(&self.queue) {
                 Steal::Success(task) => return Some(task),
-                Steal::Empty => return None,
+                Steal::Empty => break,
                 Steal::Retry => {}
             }
         }
+        self.pop_due()
     }
 
-    /// Step 6: sleep until a producer picks this worker or shutdown starts.
+    /// Step 7: sleep until a producer picks this worker, its earliest timer
+    /// is due, or shutdown starts.
     fn park(&self) {
         let shared = &self.shared;
         let was_searching = self.searching.replace(false);
@@ -216,13 +348,32 @@ impl Local {
             if shared.is_shutdown() {
                 return;
             }
-            shared.parkers[self.index].park();
+            let parker = &shared.parkers[self.index];
+            let driver = &shared.driver;
+            match driver.instant_of(self.next_timer.get()) {
+                Some(deadline) => {
+                    // We wake for our timers ourselves: the reactor need not
+                    // watch them meanwhile.
+                    driver.worker_parked(self.index);
+                    parker.park_until(deadline);
+                    driver.worker_unparked(self.index, self.next_timer.get());
+                }
+                None => parker.park(),
+            }
             if !shared.idle.is_sleeping(self.index) {
                 // A producer picked us and counted us as searching.
                 self.searching.set(true);
                 return;
             }
-            // A stale or spurious wake-up (or shutdown): look again.
+            // Our timers, or a stale or spurious wake-up (or shutdown).
+            self.fire_timers();
+            if !self.due.is_empty() {
+                if !shared.idle.unpark_self(self.index) {
+                    // A producer picked us meanwhile.
+                    self.searching.set(true);
+                }
+                return;
+            }
         }
     }
 
@@ -233,6 +384,27 @@ impl Local {
         x ^= x << 5;
         self.rng.set(x);
         x
+    }
+}
+
+/// Clears a flag when dropped (also on unwinding).
+struct ResetOnDrop<'a>(&'a Cell<bool>);
+
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// Half of `from`'s tasks into `into`, one of them returned; retries on
+/// contention.
+fn steal_from(from: &Stealer<Notified>, into: &Deque<Notified>) -> Option<Notified> {
+    loop {
+        match from.steal_batch_and_pop(into) {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
     }
 }
 

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use aiolos_io::{Driver, Fired, TimerEntry};
+use aiolos_io::{Fired, TimerEntry};
 
 use super::Instant;
+use crate::loom::Arc as RtArc;
+use crate::scheduler::Shared;
 
 /// Waits until `duration` has passed (asyncio's `await asyncio.sleep(d)`).
 ///
@@ -50,14 +52,15 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// A future that completes at its deadline; see [`sleep`].
 ///
-/// It registers with the reactor's timer wheel on its first poll (so a
-/// `Sleep` that is never polled costs nothing there), and dropping it cancels
-/// the registration. [`reset`](Sleep::reset) moves the deadline.
+/// It registers with a timer wheel on its first poll (so a `Sleep` that is
+/// never polled costs nothing there): the wheel of the worker polling it, or
+/// the reactor's outside the workers. Dropping it cancels the registration.
+/// [`reset`](Sleep::reset) moves the deadline.
 pub struct Sleep {
     /// When it completes.
     deadline: Instant,
-    /// The registration, once polled: the reactor's driver and the entry.
-    registered: Option<(Arc<Driver>, Arc<TimerEntry>)>,
+    /// The registration, once polled: the runtime and the entry.
+    registered: Option<(RtArc<Shared>, Arc<TimerEntry>)>,
     /// The deadline is known to have passed (a zero sleep).
     due: bool,
     /// For deadlines already past: whether it yielded once.
@@ -101,33 +104,28 @@ impl Sleep {
     }
 
     fn unregister(&mut self) {
-        if let Some((driver, entry)) = self.registered.take() {
-            driver.cancel_timer(&entry);
+        if let Some((shared, entry)) = self.registered.take() {
+            shared.driver.cancel_timer(&entry);
         }
     }
 
     /// Polls the deadline without the cooperative budget.
     pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if let Some((driver, entry)) = &self.registered {
+        if let Some((shared, entry)) = &self.registered {
             return match entry.poll_fired(cx.waker()) {
                 Fired::Yes => Poll::Ready(()),
                 Fired::No => {
-                    check_alive(driver);
-                    if entry.is_new() {
-                        // Still in the registering worker's buffer, and now
-                        // polled from elsewhere (the registering poll may run
-                        // on for a while): hand it to the reactor now.
-                        driver.add_timer(entry);
-                    }
+                    check_alive(shared);
                     Poll::Pending
                 }
             };
         }
-        // First poll: register with this runtime's reactor.
-        let Some(driver) = crate::context::with_current(|shared| shared.driver.clone()) else {
+        // First poll: register with this runtime.
+        let Some(shared) = crate::context::with_current(RtArc::clone) else {
             panic!("{}", crate::context::no_runtime("polling an aiolos timer"));
         };
-        check_alive(&driver);
+        check_alive(&shared);
+        let driver = &shared.driver;
         let deadline = driver.deadline_ms(self.deadline.into_std());
         // Known to be due (without reading the clock: the reactor's last
         // wheel time is enough): yield once, so that a zero sleep still lets
@@ -143,16 +141,16 @@ impl Sleep {
             return Poll::Pending;
         }
         let entry = Arc::new(TimerEntry::new(deadline));
-        // Store the waker before the reactor can see the entry.
+        // Store the waker before a wheel holds the entry.
         let _ = entry.poll_fired(cx.waker());
-        crate::context::register_timer(&driver, &entry);
-        self.registered = Some((driver, entry));
+        shared.add_timer(&entry);
+        self.registered = Some((shared, entry));
         Poll::Pending
     }
 }
 
-fn check_alive(driver: &Driver) {
-    if driver.is_shutdown() {
+fn check_alive(shared: &Shared) {
+    if shared.driver.is_shutdown() {
         panic!(
             "an aiolos timer was polled after its runtime shut down; keep the Runtime alive while timers are in use"
         );
