@@ -53,6 +53,11 @@
 //! Registering a timer never takes a lock the reactor holds; it notifies the
 //! poller only when its deadline is earlier than the reactor's current
 //! target.
+//!
+//! The [`Driver`] also keeps one [`Timers`] wheel per worker of the runtime:
+//! a worker files the timers its tasks create there and fires them itself
+//! (`aiolos`'s scheduler does), and the reactor fires them only for a worker
+//! stuck in a long poll (see `driver.rs`).
 
 #![warn(
     missing_docs,

@@ -2,15 +2,19 @@
 //!
 //! # The loop
 //!
-//! 1. Take every queued timer operation: file inserts in the wheel, remove
-//!    cancelled entries.
+//! 1. Take every queued timer operation: file inserts in the reactor's
+//!    wheel, remove cancelled entries.
 //! 2. Advance the wheel to the present and collect the wakers of the entries
-//!    that fired.
-//! 3. Hand those wakers to the scheduler in one batch (it queues them all,
-//!    then wakes one worker), and go to 1.
-//! 4. With nothing fired: publish the next deadline as the sleep target, look
-//!    at the operation queue once more (see `driver.rs`), and wait in the
-//!    poller until that deadline, an I/O event, or a `notify`.
+//!    that fired; rescue the due timers of running workers that left them
+//!    waiting (see "Rescue" in `driver.rs`).
+//! 3. Hand those wakers to the scheduler in one batch, marked
+//!    [`Woken::Timers`] (it queues them all where workers look first, then
+//!    wakes one worker), and go to 1.
+//! 4. With nothing fired: publish the sleep target (the wheel's next
+//!    deadline, or earlier a running worker's deadline plus the rescue
+//!    delay), look at the operation queue and the workers' deadlines once
+//!    more (see `driver.rs`), and wait in the poller until that target, an
+//!    I/O event, or a `notify`.
 //! 5. Dispatch I/O events to their sources (see `source.rs`) and hand the
 //!    woken readers and writers to the scheduler in one batch.
 //!

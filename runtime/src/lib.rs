@@ -37,7 +37,12 @@
 //!   one-task LIFO slot; tasks from other threads arrive through a shared
 //!   injector. An idle worker steals half of a random sibling's queue; at
 //!   most half the workers search at once, and a sleeping worker is woken
-//!   only when nobody is searching.
+//!   only when nobody is searching. Each worker also owns a timer wheel:
+//!   it fires the timers its tasks created between tasks and runs the tasks
+//!   they wake first, and it parks until its earliest deadline.
+//! - **the reactor** (`aiolos-reactor`): waits on the OS poller, fires
+//!   timers created outside the workers, and fires a worker's due timers if
+//!   that worker is stuck in a long poll.
 //! - **blocking threads** (`aiolos-blocking-N`), started on demand for
 //!   [`spawn_blocking`] up to `Builder::max_blocking_threads` (512), reused
 //!   while idle and stopped after `Builder::blocking_keep_alive` (10 s).

@@ -178,4 +178,37 @@ mod tests {
         }
         t.join().unwrap();
     }
+
+    #[test]
+    fn park_until_returns_at_the_deadline_and_leaves_no_stale_state() {
+        let p = Parker::new();
+        let start = std::time::Instant::now();
+        p.park_until(start + std::time::Duration::from_millis(20));
+        assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+        // Not left PARKED: a later unpark is kept for the next park.
+        p.unpark();
+        p.park();
+        // A deadline already past returns at once.
+        p.park_until(start);
+    }
+
+    #[test]
+    fn unpark_ends_a_timed_park_early_and_is_not_lost() {
+        let p = StdArc::new(Parker::new());
+        let q = p.clone();
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let t = std::thread::spawn(move || {
+            for _ in 0..1_000 {
+                q.park_until(far);
+            }
+        });
+        while !t.is_finished() {
+            p.unpark();
+            std::thread::yield_now();
+        }
+        t.join().unwrap();
+        // An unpark before the timed park makes it return at once.
+        p.unpark();
+        p.park_until(far);
+    }
 }

@@ -12,6 +12,7 @@ mod common;
 
 use aiolos::time::{sleep, sleep_until, timeout, Instant};
 use common::*;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -398,5 +399,84 @@ fn sleep_registered_in_a_busy_poll_and_awaited_elsewhere_fires_on_time() {
     rt.block_on(async {
         waiter.await.unwrap();
         busy.await.unwrap();
+    });
+}
+
+/// A waker that only counts its clones (through the `Arc`).
+struct Inert;
+
+impl std::task::Wake for Inert {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A sleep registered by a task on a worker (so in that worker's wheel) and
+/// dropped on a foreign thread releases its waker at once: the slot is freed
+/// across threads, nothing stays behind until the far deadline.
+#[test]
+fn a_sleep_registered_on_a_worker_and_dropped_elsewhere_releases_its_waker() {
+    let _wd = common::watchdog("sleep_dropped_elsewhere", 120);
+    let rt = runtime(2);
+    let inert = Arc::new(Inert);
+    let waker = std::task::Waker::from(inert.clone());
+    let sleeps = rt
+        .block_on(rt.spawn(async move {
+            (0..100)
+                .map(|_| {
+                    let mut s = Box::pin(sleep(YEAR));
+                    let mut cx = std::task::Context::from_waker(&waker);
+                    assert!(s.as_mut().poll(&mut cx).is_pending());
+                    s
+                })
+                .collect::<Vec<_>>()
+        }))
+        .unwrap();
+    // One clone per registered sleep, plus ours.
+    assert_eq!(Arc::strong_count(&inert), 101);
+    std::thread::spawn(move || drop(sleeps)).join().unwrap();
+    assert_eq!(
+        Arc::strong_count(&inert),
+        1,
+        "dropped sleeps kept their wakers"
+    );
+}
+
+/// Timers keep firing on time while every worker is kept busy by tasks that
+/// never stop yielding (the due queue comes before the local queue), and a
+/// sleeping task is not stuck behind them.
+#[test]
+fn sleeps_wake_while_the_workers_are_busy_with_yielding_tasks() {
+    let _wd = common::watchdog("sleeps_while_busy", 120);
+    let rt = runtime(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..8)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(async move {
+                while !stop.load(SeqCst) {
+                    aiolos::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let sleepers: Vec<_> = (0..200u64)
+        .map(|i| {
+            rt.spawn(async move {
+                let d = ms(1 + i % 20);
+                let deadline = Instant::now() + d;
+                sleep(d).await;
+                assert!(Instant::now() >= deadline, "woke early");
+            })
+        })
+        .collect();
+    rt.block_on(async {
+        for s in sleepers {
+            s.await.unwrap();
+        }
+    });
+    stop.store(true, SeqCst);
+    rt.block_on(async {
+        for s in spinners {
+            s.await.unwrap();
+        }
     });
 }

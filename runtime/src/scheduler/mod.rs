@@ -5,8 +5,11 @@
 //! - on a worker of the same runtime: its LIFO slot (the task that displaced
 //!   it moves to the local queue), or the back of the local queue when the
 //!   task woke itself (a yield);
-//! - anywhere else (foreign threads, `block_on`, blocking threads, the
-//!   reactor later): the shared injector.
+//! - woken by the worker's own timers: its due queue (see `worker.rs`);
+//! - woken by timers the reactor fired: the shared due injector, which
+//!   workers look at before their own queues;
+//! - anywhere else (foreign threads, `block_on`, blocking threads, I/O
+//!   readiness from the reactor): the shared injector.
 //!
 //! After making work stealable the producer asks `Idle` whether to wake a
 //! sleeping worker (see `idle.rs`).

@@ -3,31 +3,34 @@
 //!
 //! # Timers
 //!
-//! Each worker owns a timer wheel (`aiolos_io::Timers`): a timer first
-//! polled on a worker is filed in that worker's wheel, without a lock or a
-//! message to another thread, and the worker fires it itself. Before each
-//! task, if its earliest deadline has passed (one clock read, only while the
-//! wheel is not empty), it fires the due entries; the tasks they wake go to
-//! its *due queue*, which comes first (step 1 below): a woken timer is
-//! already late, while a freshly spawned task has no deadline. A parked
-//! worker sleeps until its earliest deadline. A timer cancelled on another
-//! thread is marked at once and its slot freed by the owner through its
-//! `CancelQueue`. Timers registered elsewhere (outside the workers, loop
-//! callbacks) go to the reactor's wheel.
+//! Each worker has a timer wheel (kept in the driver, `aiolos_io::Driver`,
+//! behind a lock that in the normal course only this worker takes): a timer
+//! first polled on a worker is filed in that worker's wheel, with no message
+//! to another thread, and the worker fires it itself. Before each task, if
+//! its earliest deadline has passed (one clock read, only while the wheel is
+//! not empty), it fires the due entries; the tasks they wake go to its *due
+//! queue*, which comes first (step 1 below): a woken timer is already late,
+//! while a freshly spawned task has no deadline. A parked worker sleeps
+//! until its earliest deadline. A timer cancelled on another thread frees
+//! its slot under the wheel's lock. If a worker is stuck in a long poll, the
+//! reactor fires its due timers a couple of milliseconds late (the rescue in
+//! `driver.rs`) and their tasks go to the due injector, which every worker
+//! looks at in step 1. Timers registered elsewhere (outside the workers,
+//! loop callbacks) go to the reactor's wheel.
 //!
 //! Why not only the reactor's wheel, as DESIGN.md first had it: on a loaded
 //! machine the reactor is a third thread competing with the workers for the
 //! cores; it fired timers a millisecond or more late, and the tasks it woke
 //! then queued in the injector behind the workers' own work. With 50,000
-//! sleeping tasks on 2 cores the mean lateness was 6–14 ms; here it is what
-//! `benches/README.md` shows.
+//! sleeping tasks on 2 cores the mean lateness was 6–14 ms; here it is about
+//! 1 ms (`benches/README.md`).
 //!
 //! # Finding the next task
 //!
 //! 1. The due queue (timer-woken tasks), at most [`MAX_DUE_STREAK`] in a row
-//!    so they cannot starve the rest; when it is empty and a sibling
-//!    advertises a backlog of due tasks (`Shared::due_backlog`), half of that
-//!    sibling's. A worker that fired a burst of timers thus shares it with
+//!    so they cannot starve the rest; when it is empty, a batch from the due
+//!    injector, or, while a sibling advertises a backlog of due tasks
+//!    (`Shared::due_backlog`), half of that sibling's. A worker that fired a burst of timers thus shares it with
 //!    siblings busy with their own queues, not only with idle ones.
 //! 2. Every [`GLOBAL_INTERVAL`] ticks, the injector first, so that tasks
 //!    from outside are not starved by a worker busy with its own.
@@ -38,7 +41,7 @@
 //! 4. The local queue (FIFO), then the due queue even past its streak.
 //! 5. Search, if fewer than half the workers are searching: steal half of a
 //!    random sibling's due queue, else of its local queue.
-//! 6. A batch from the injector.
+//! 6. A batch from the injector, then from the due injector.
 //! 7. Park until the earliest timer (see `idle.rs` for the sleep protocol).
 //!
 //! # Shutdown
