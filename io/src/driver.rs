@@ -289,22 +289,17 @@ impl Driver {
                     w.next.store(next, Ordering::SeqCst);
                 }
             }
-            if next != u64::MAX {
-                // Not before the next millisecond: a wheel we could not lock
-                // is being worked on, and will publish a new deadline.
-                target = target.min(next.saturating_add(RESCUE_AFTER_MS).max(now + 1));
-            }
+            target = target.min(rescue_at(next, now));
         }
         target
     }
 
     /// Reactor side: whether a running worker published a deadline that
     /// needs looking at before `target` (its last look before sleeping).
-    pub(crate) fn rescue_due_before(&self, target: u64) -> bool {
-        self.workers.iter().any(|w| {
-            let next = w.next.load(Ordering::SeqCst);
-            next != u64::MAX && next.saturating_add(RESCUE_AFTER_MS) < target
-        })
+    pub(crate) fn rescue_due_before(&self, target: u64, now: u64) -> bool {
+        self.workers
+            .iter()
+            .any(|w| rescue_at(w.next.load(Ordering::SeqCst), now) < target)
     }
 
     /// Has the reactor free the slot of a cancelled entry it holds
@@ -372,6 +367,18 @@ impl fmt::Debug for Driver {
             .field("sleep_until", &self.sleep_until.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
+}
+
+/// When the reactor should look at a running worker whose earliest deadline
+/// is `next`: [`RESCUE_AFTER_MS`] later, but not before the next millisecond
+/// (a wheel it could not lock is being worked on by its owner, which will
+/// publish a new deadline; looking again at once would spin).
+fn rescue_at(next: u64, now: u64) -> u64 {
+    if next == u64::MAX {
+        return u64::MAX;
+    }
+    next.saturating_add(RESCUE_AFTER_MS)
+        .max(now.saturating_add(1))
 }
 
 fn duration_ms_floor(d: Duration) -> u64 {

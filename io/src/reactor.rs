@@ -162,7 +162,7 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
         // 4. Sleep until the next deadline.
         let next = timers.next_deadline().unwrap_or(u64::MAX).min(rescue);
         driver.set_sleep_until(next);
-        if driver.has_ops() || driver.rescue_due_before(next) {
+        if driver.has_ops() || driver.rescue_due_before(next, now) {
             continue;
         }
         let deadline = driver.instant_of(next);

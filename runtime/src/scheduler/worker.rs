@@ -30,8 +30,9 @@
 //! 1. The due queue (timer-woken tasks), at most [`MAX_DUE_STREAK`] in a row
 //!    so they cannot starve the rest; when it is empty, a batch from the due
 //!    injector, or, while a sibling advertises a backlog of due tasks
-//!    (`Shared::due_backlog`), half of that sibling's. A worker that fired a burst of timers thus shares it with
-//!    siblings busy with their own queues, not only with idle ones.
+//!    (`Shared::due_backlog`), half of that sibling's. A worker that fired a
+//!    burst of timers thus shares it with siblings busy with their own
+//!    queues, not only with idle ones.
 //! 2. Every [`GLOBAL_INTERVAL`] ticks, the injector first, so that tasks
 //!    from outside are not starved by a worker busy with its own.
 //! 3. The LIFO slot: the task most recently woken or spawned by the task
