@@ -7,7 +7,7 @@
 //!   task woke itself (a yield);
 //! - woken by the worker's own timers: its due queue (see `worker.rs`);
 //! - woken by timers the reactor fired: the shared due injector, which
-//!   workers look at before their own queues;
+//!   workers look at before the injector;
 //! - anywhere else (foreign threads, `block_on`, blocking threads, I/O
 //!   readiness from the reactor): the shared injector.
 //!
@@ -37,7 +37,7 @@ pub(crate) struct Shared {
     /// Tasks from outside the workers; a worker takes batches from here.
     pub(crate) injector: Injector<Notified>,
     /// Tasks woken by timers the reactor fired (its own wheel's, or a
-    /// rescued worker's): workers look here before their own queues.
+    /// rescued worker's): workers look here before the injector.
     pub(crate) due_injector: Injector<Notified>,
     /// One per worker, to steal from its local queue.
     pub(crate) stealers: Box<[Stealer<Notified>]>,

@@ -14,8 +14,8 @@
 //! until its earliest deadline. A timer cancelled on another thread frees
 //! its slot under the wheel's lock. If a worker is stuck in a long poll, the
 //! reactor fires its due timers a couple of milliseconds late (the rescue in
-//! `driver.rs`) and their tasks go to the due injector, which every worker
-//! looks at in step 1. Timers registered elsewhere (outside the workers,
+//! `driver.rs`) and their tasks go to the due injector, which workers look
+//! at before the injector (step 2). Timers registered elsewhere (outside the workers,
 //! loop callbacks) go to the reactor's wheel.
 //!
 //! Why not only the reactor's wheel, as DESIGN.md first had it: on a loaded
@@ -28,13 +28,14 @@
 //! # Finding the next task
 //!
 //! 1. The due queue (timer-woken tasks), at most [`MAX_DUE_STREAK`] in a row
-//!    so they cannot starve the rest; when it is empty, a batch from the due
-//!    injector, or, while a sibling advertises a backlog of due tasks
-//!    (`Shared::due_backlog`), half of that sibling's. A worker that fired a
+//!    so they cannot starve the rest; when it is empty and a sibling
+//!    advertises a backlog of due tasks (`Shared::due_backlog`), half of that
+//!    sibling's. A worker that fired a
 //!    burst of timers thus shares it with siblings busy with their own
 //!    queues, not only with idle ones.
-//! 2. Every [`GLOBAL_INTERVAL`] ticks, the injector first, so that tasks
-//!    from outside are not starved by a worker busy with its own.
+//! 2. Every [`GLOBAL_INTERVAL`] ticks, the due injector (timer wake-ups
+//!    the reactor fired), then the injector, first, so that tasks from
+//!    outside are not starved by a worker busy with its own.
 //! 3. The LIFO slot: the task most recently woken or spawned by the task
 //!    that just ran (message-passing locality). At most [`MAX_LIFO_STREAK`]
 //!    times in a row; then the slot's task goes to the back of the queue, so
@@ -217,8 +218,9 @@ impl Local {
     }
 
     /// Fires the timers whose deadline has passed; the tasks they wake go to
-    /// the due queue. Costs one comparison while the wheel is empty, and a
-    /// clock read otherwise.
+    /// the due queue. Costs a clock read while the wheel is not empty (the
+    /// caller skips the call when it is).
+    #[inline(never)]
     fn fire_timers(&self) {
         let next = self.next_timer.get();
         if next == NO_TIMER {
@@ -250,24 +252,14 @@ impl Local {
         }
     }
 
-    /// The next timer-woken task: ours, one the reactor fired, or, while a
-    /// sibling advertises a backlog, half of its due queue.
+    /// The next timer-woken task: ours, or, while a sibling advertises a
+    /// backlog, half of its due queue.
     fn pop_due(&self) -> Option<Notified> {
         if let Some(task) = self.due.pop() {
             return Some(task);
         }
         if self.advertised.replace(false) {
             self.shared.due_backlog.fetch_sub(1, Ordering::Relaxed);
-        }
-        let injector = &self.shared.due_injector;
-        if !injector.is_empty() {
-            loop {
-                match injector.steal_batch_and_pop(&self.due) {
-                    Steal::Success(task) => return Some(task),
-                    Steal::Empty => break,
-                    Steal::Retry => {}
-                }
-            }
         }
         if self.shared.due_backlog.load(Ordering::Relaxed) == 0 {
             return None;
@@ -281,7 +273,9 @@ impl Local {
 
     /// Steps 1 to 4 of the module docs.
     fn next_task(&self) -> Option<Notified> {
-        self.fire_timers();
+        if self.next_timer.get() != NO_TIMER {
+            self.fire_timers();
+        }
         let streak = self.due_streak.get();
         if streak < MAX_DUE_STREAK {
             if let Some(task) = self.pop_due() {
@@ -293,8 +287,11 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
-            if let Some(task) = steal_one(&self.shared.injector) {
-                return Some(task);
+            // Timer wake-ups the reactor fired first (they are late).
+            let task =
+                steal_one(&self.shared.due_injector).or_else(|| steal_one(&self.shared.injector));
+            if task.is_some() {
+                return task;
             }
         }
         if let Some(task) = self.lifo.take() {
@@ -330,14 +327,9 @@ impl Local {
                 }
             }
         }
-        loop {
-            match self.shared.injector.steal_batch_and_pop(&self.queue) {
-                Steal::Success(task) => return Some(task),
-                Steal::Empty => break,
-                Steal::Retry => {}
-            }
-        }
-        self.pop_due()
+        steal_from_injector(&self.shared.injector, &self.queue)
+            .or_else(|| steal_from_injector(&self.shared.due_injector, &self.due))
+            .or_else(|| self.pop_due())
     }
 
     /// Step 7: sleep until a producer picks this worker, its earliest timer
@@ -405,6 +397,21 @@ impl Drop for ResetOnDrop<'_> {
 fn steal_from(from: &Stealer<Notified>, into: &Deque<Notified>) -> Option<Notified> {
     loop {
         match from.steal_batch_and_pop(into) {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => {}
+        }
+    }
+}
+
+/// A batch from `injector` into `into`, one task of it returned; retries on
+/// contention.
+fn steal_from_injector(
+    injector: &crossbeam_deque::Injector<Notified>,
+    into: &Deque<Notified>,
+) -> Option<Notified> {
+    loop {
+        match injector.steal_batch_and_pop(into) {
             Steal::Success(task) => return Some(task),
             Steal::Empty => return None,
             Steal::Retry => {}
