@@ -22,7 +22,7 @@
 //! A running worker publishes its wheel's earliest deadline (never later
 //! than the truth); a parked one publishes "none", because its timed park
 //! ends at that deadline. The reactor sleeps at most until a running
-//! worker's published deadline plus [`RESCUE_AFTER_MS`]; if that worker has
+//! worker's published deadline plus [`RESCUE_AFTER`]; if that worker has
 //! not fired its due entries by then (it is blocked in a poll), the reactor
 //! fires them and hands the wakers to the scheduler, so one blocked worker
 //! delays its timers by milliseconds, not for as long as it is blocked.
@@ -54,7 +54,13 @@ use crate::timer::{TimerEntry, Timers, REACTOR};
 
 /// How long after a running worker's earliest deadline the reactor fires
 /// that worker's due timers itself (see "Rescue" above).
-pub const RESCUE_AFTER_MS: u64 = 2;
+pub const RESCUE_AFTER: Duration = Duration::from_millis(2);
+
+/// [`RESCUE_AFTER`] in nanoseconds.
+const RESCUE_AFTER_NS: u64 = RESCUE_AFTER.as_nanos() as u64;
+
+/// One millisecond in nanoseconds.
+const MS: u64 = 1_000_000;
 
 /// One worker's timer wheel.
 struct WorkerWheel {
@@ -79,11 +85,11 @@ pub struct Driver {
     pub(crate) poller: Poller,
     /// Timer operations not yet seen by the reactor.
     ops: Injector<Op>,
-    /// The wheel time of the reactor's last advance (may lag the clock).
+    /// When the reactor last fired its timers (may lag the clock).
     wheel_now: AtomicU64,
-    /// The wheel time the reactor sleeps towards (`u64::MAX`: no timer).
+    /// When the reactor will next look at timers (`u64::MAX`: no timer).
     sleep_until: AtomicU64,
-    /// Time zero of the wheel.
+    /// Time zero: every time here is nanoseconds since it.
     origin: Instant,
     /// Set when the reactor must exit.
     pub(crate) shutdown: AtomicBool,
@@ -133,39 +139,35 @@ impl Driver {
         self.origin
     }
 
-    /// The wheel time of the reactor's last advance: a clock reading that may
-    /// lag, without the cost of reading the clock. A deadline at or before it
-    /// has certainly passed.
+    /// When the reactor last fired its timers: a clock reading that may lag,
+    /// without the cost of reading the clock. A deadline at or before it has
+    /// certainly passed.
     pub fn wheel_now(&self) -> u64 {
         self.wheel_now.load(Ordering::Relaxed)
     }
 
-    /// Records the wheel time the reactor advanced to.
-    pub(crate) fn set_wheel_now(&self, ms: u64) {
-        self.wheel_now.store(ms, Ordering::Relaxed);
+    /// Records when the reactor fired its timers.
+    pub(crate) fn set_wheel_now(&self, now: u64) {
+        self.wheel_now.store(now, Ordering::Relaxed);
     }
 
-    /// Whole milliseconds elapsed since the origin (rounded down).
-    pub fn now_ms(&self) -> u64 {
-        duration_ms_floor(self.origin.elapsed())
+    /// Nanoseconds elapsed since the origin.
+    pub fn now(&self) -> u64 {
+        duration_ns(self.origin.elapsed())
     }
 
-    /// The wheel time of `deadline`, rounded up so a timer never fires early;
-    /// deadlines before the origin give 0, far ones saturate.
-    pub fn deadline_ms(&self, deadline: Instant) -> u64 {
-        let d = deadline.saturating_duration_since(self.origin);
-        let ms = d.as_millis();
-        let ms = if !d.subsec_nanos().is_multiple_of(1_000_000) {
-            ms + 1
-        } else {
-            ms
-        };
-        u64::try_from(ms).unwrap_or(u64::MAX)
+    /// `deadline` in nanoseconds since the origin; deadlines before the
+    /// origin give 0, far ones saturate.
+    pub fn deadline(&self, deadline: Instant) -> u64 {
+        duration_ns(deadline.saturating_duration_since(self.origin))
     }
 
-    /// The instant of wheel time `ms`, if it is representable.
-    pub fn instant_of(&self, ms: u64) -> Option<Instant> {
-        self.origin.checked_add(Duration::from_millis(ms))
+    /// The instant `ns` nanoseconds after the origin, if it is representable.
+    pub fn instant_of(&self, ns: u64) -> Option<Instant> {
+        if ns == u64::MAX {
+            return None;
+        }
+        self.origin.checked_add(Duration::from_nanos(ns))
     }
 
     /// Registers a file descriptor for readiness; it starts with no interest
@@ -269,20 +271,20 @@ impl Driver {
     fn publish(&self, w: &WorkerWheel, next: u64) {
         w.next.store(next, Ordering::SeqCst);
         if next != u64::MAX
-            && next.saturating_add(RESCUE_AFTER_MS) < self.sleep_until.load(Ordering::SeqCst)
+            && next.saturating_add(RESCUE_AFTER_NS) < self.sleep_until.load(Ordering::SeqCst)
         {
             let _ = self.poller.notify();
         }
     }
 
     /// Reactor side: fires the due entries of every running worker that has
-    /// let them wait [`RESCUE_AFTER_MS`] (skipping a wheel whose owner holds
+    /// let them wait [`RESCUE_AFTER`] (skipping a wheel whose owner holds
     /// its lock: that worker is at work on it). Returns when to look again.
     pub(crate) fn rescue(&self, now: u64, fired: &mut Vec<Waker>) -> u64 {
         let mut target = u64::MAX;
         for w in self.workers.iter() {
             let mut next = w.next.load(Ordering::SeqCst);
-            if next != u64::MAX && next.saturating_add(RESCUE_AFTER_MS) <= now {
+            if next != u64::MAX && next.saturating_add(RESCUE_AFTER_NS) <= now {
                 if let Some(mut timers) = w.timers.try_lock() {
                     timers.fire(now, fired);
                     next = timers.next_deadline().unwrap_or(u64::MAX);
@@ -350,8 +352,8 @@ impl Driver {
     }
 
     /// Publishes the reactor's sleep target.
-    pub(crate) fn set_sleep_until(&self, ms: u64) {
-        self.sleep_until.store(ms, Ordering::SeqCst);
+    pub(crate) fn set_sleep_until(&self, at: u64) {
+        self.sleep_until.store(at, Ordering::SeqCst);
     }
 
     /// Drops every queued operation (after shutdown).
@@ -370,19 +372,19 @@ impl fmt::Debug for Driver {
 }
 
 /// When the reactor should look at a running worker whose earliest deadline
-/// is `next`: [`RESCUE_AFTER_MS`] later, but not before the next millisecond
+/// is `next`: [`RESCUE_AFTER`] later, but not before the next millisecond
 /// (a wheel it could not lock is being worked on by its owner, which will
 /// publish a new deadline; looking again at once would spin).
 fn rescue_at(next: u64, now: u64) -> u64 {
     if next == u64::MAX {
         return u64::MAX;
     }
-    next.saturating_add(RESCUE_AFTER_MS)
-        .max(now.saturating_add(1))
+    next.saturating_add(RESCUE_AFTER_NS)
+        .max(now.saturating_add(MS))
 }
 
-fn duration_ms_floor(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -390,17 +392,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deadline_ms_rounds_up_and_saturates() {
+    fn deadline_is_nanoseconds_since_the_origin_and_saturates() {
         let d = Driver::new(0).unwrap();
-        assert_eq!(d.deadline_ms(d.origin()), 0);
-        assert_eq!(d.deadline_ms(d.origin() + Duration::from_micros(1)), 1);
-        assert_eq!(d.deadline_ms(d.origin() + Duration::from_millis(5)), 5);
-        assert_eq!(d.deadline_ms(d.origin() + Duration::from_micros(5_001)), 6);
+        assert_eq!(d.deadline(d.origin()), 0);
+        assert_eq!(d.deadline(d.origin() + Duration::from_micros(1)), 1_000);
+        assert_eq!(d.deadline(d.origin() + Duration::from_millis(5)), 5 * MS);
         let early = d.origin().checked_sub(Duration::from_secs(1));
         if let Some(early) = early {
-            assert_eq!(d.deadline_ms(early), 0);
+            assert_eq!(d.deadline(early), 0);
         }
-        let far = d.origin() + Duration::from_secs(100 * 365 * 86_400);
-        assert!(d.deadline_ms(far) > 3_000_000_000_000);
+        let far = d.origin() + Duration::from_secs(1_000 * 365 * 86_400);
+        assert_eq!(d.deadline(far), u64::MAX);
+        assert_eq!(d.instant_of(u64::MAX), None);
+        assert_eq!(
+            d.instant_of(5 * MS),
+            Some(d.origin() + Duration::from_millis(5))
+        );
     }
 }

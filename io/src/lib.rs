@@ -31,7 +31,7 @@
 //! let waker = Waker::from(flag.clone());
 //!
 //! let deadline = Instant::now() + Duration::from_millis(20);
-//! let entry = Arc::new(TimerEntry::new(driver.deadline_ms(deadline)));
+//! let entry = Arc::new(TimerEntry::new(driver.deadline(deadline)));
 //! assert_eq!(entry.poll_fired(&waker), Fired::No);
 //! driver.add_timer(&entry);
 //!
@@ -73,7 +73,7 @@ mod reactor;
 mod source;
 mod timer;
 
-pub use driver::{Driver, RESCUE_AFTER_MS};
+pub use driver::{Driver, RESCUE_AFTER};
 pub use reactor::{Config, Hook, Reactor, WakeBatch, Woken};
 pub use source::{Direction, Source};
 pub use timer::{Fired, TimerEntry, Timers, REACTOR};

@@ -147,7 +147,7 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
         });
 
         // 2. Expired timers.
-        let now = driver.now_ms();
+        let now = driver.now();
         driver.set_wheel_now(now);
         timers.fire(now, &mut fired);
         let rescue = driver.rescue(now, &mut fired);

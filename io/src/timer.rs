@@ -25,6 +25,7 @@
 //! firing sets `FIRED` before taking the waker under it, so a firing never
 //! misses a waker registered concurrently.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -39,9 +40,12 @@ const IN_WHEEL: u8 = 2;
 const FIRED: u8 = 3;
 const CANCELLED: u8 = 4;
 
+/// Nanoseconds in a millisecond, the wheel's resolution.
+pub(crate) const NS_PER_MS: u64 = 1_000_000;
+
 /// One timer registration: a deadline and the waker to call at it.
 pub struct TimerEntry {
-    /// Milliseconds since the reactor's origin (never changes).
+    /// Nanoseconds since the driver's origin (never changes).
     deadline: u64,
     /// `NEW`, `QUEUED`, `IN_WHEEL`, `FIRED` or `CANCELLED`.
     state: AtomicU8,
@@ -68,8 +72,8 @@ pub enum Fired {
 }
 
 impl TimerEntry {
-    /// An entry due at `deadline` (milliseconds since the reactor's origin,
-    /// see [`Driver::deadline_ms`](crate::Driver::deadline_ms)).
+    /// An entry due at `deadline` (nanoseconds since the driver's origin,
+    /// see [`Driver::deadline`](crate::Driver::deadline)).
     pub fn new(deadline: u64) -> TimerEntry {
         TimerEntry {
             deadline,
@@ -81,9 +85,14 @@ impl TimerEntry {
         }
     }
 
-    /// The deadline in milliseconds since the reactor's origin.
+    /// The deadline in nanoseconds since the driver's origin.
     pub fn deadline(&self) -> u64 {
         self.deadline
+    }
+
+    /// The wheel slot: the deadline in milliseconds, rounded up.
+    fn slot(&self) -> u64 {
+        self.deadline.div_ceil(NS_PER_MS)
     }
 
     /// Whether the reactor has fired the entry.
@@ -193,27 +202,42 @@ impl TimerEntry {
 /// A timer wheel of entries: the reactor's own, or one worker's (which the
 /// driver keeps behind a lock, see `driver.rs`).
 ///
+/// Times are nanoseconds since the driver's origin. The wheel itself counts
+/// whole milliseconds (an entry sits in the slot of its deadline rounded
+/// up); entries whose slot is the current or the next millisecond move to a
+/// short *imminent* list sorted by exact deadline, from which they fire as
+/// soon as their deadline has passed. So a timer fires within microseconds
+/// of its deadline when its owner looks often enough, never early, and never
+/// a millisecond late merely for the rounding.
+///
 /// ```
 /// use std::sync::Arc;
 /// use std::task::Waker;
 /// use aiolos_io::{Fired, TimerEntry, Timers};
 ///
+/// const MS: u64 = 1_000_000;
 /// let mut timers = Timers::new(0);
-/// let entry = Arc::new(TimerEntry::new(5));
+/// let entry = Arc::new(TimerEntry::new(5 * MS + 300_000)); // 5.3 ms
 /// assert_eq!(entry.poll_fired(Waker::noop()), Fired::No);
 /// timers.insert(&entry);
-/// assert_eq!(timers.next_deadline(), Some(5));
+/// // Its slot is 6 ms: it needs looking at from 5 ms on.
+/// assert_eq!(timers.next_deadline(), Some(5 * MS));
 ///
 /// let mut fired = Vec::new();
-/// timers.fire(4, &mut fired);
+/// timers.fire(5 * MS, &mut fired);
 /// assert!(fired.is_empty());
-/// timers.fire(5, &mut fired);
+/// assert_eq!(timers.next_deadline(), Some(5 * MS + 300_000));
+/// timers.fire(5 * MS + 300_000, &mut fired);
 /// assert_eq!(fired.len(), 1);
 /// assert!(entry.is_fired());
 /// assert_eq!(timers.next_deadline(), None);
 /// ```
 pub struct Timers {
     wheel: Wheel<Arc<TimerEntry>>,
+    /// Entries taken out of the wheel because their slot is near, sorted by
+    /// deadline (then by insertion). A cancelled one stays until its
+    /// deadline passes (at most about 2 ms) and is then dropped unfired.
+    imminent: VecDeque<Arc<TimerEntry>>,
     /// The owner number recorded in filed entries.
     owner: usize,
 }
@@ -223,6 +247,7 @@ impl Timers {
     pub fn new(owner: usize) -> Timers {
         Timers {
             wheel: Wheel::new(),
+            imminent: VecDeque::new(),
             owner,
         }
     }
@@ -242,43 +267,71 @@ impl Timers {
             // Created and dropped before it got here: never file it.
             return;
         }
-        let key = self.wheel.insert(entry.deadline(), entry.clone());
+        let key = self.wheel.insert(entry.slot(), entry.clone());
         if !entry.file(key, self.owner) {
             // Cancelled meanwhile.
             self.wheel.cancel(key);
         }
     }
 
-    /// Frees the slot of a cancelled entry filed here.
+    /// Frees the slot of a cancelled entry filed here (an imminent one goes
+    /// when its deadline passes).
     pub fn remove(&mut self, entry: &TimerEntry) {
         if let Some(key) = entry.key() {
             self.wheel.cancel(key);
         }
     }
 
-    /// Advances to `now` (milliseconds since the driver's origin) and pushes
-    /// the wakers of the entries that fired.
+    /// Fires every entry whose deadline is at or before `now` (nanoseconds
+    /// since the driver's origin), pushing their wakers in deadline order.
     pub fn fire(&mut self, now: u64, fired: &mut Vec<Waker>) {
-        self.wheel.advance(now, |_, _, entry| {
+        // Take out of the wheel every entry whose slot is this millisecond
+        // or the next: those may be due before the next whole millisecond.
+        let horizon = (now / NS_PER_MS).saturating_add(1);
+        let before = self.imminent.len();
+        let imminent = &mut self.imminent;
+        self.wheel
+            .advance(horizon, |_, _, entry| imminent.push_back(entry));
+        if self.imminent.len() != before {
+            // A stable sort: equal deadlines keep their insertion order.
+            self.imminent
+                .make_contiguous()
+                .sort_by_key(|entry| entry.deadline);
+        }
+        while let Some(entry) = self.imminent.front() {
+            if entry.deadline > now {
+                break;
+            }
             if let Some(w) = entry.fire() {
                 fired.push(w);
             }
-        });
+            self.imminent.pop_front();
+        }
     }
 
-    /// When the next entry can fire.
+    /// When [`fire`](Timers::fire) next has something to do: the earliest
+    /// imminent deadline, or the start of the millisecond before the
+    /// earliest slot of the wheel.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.wheel.next_deadline()
+        let imminent = self.imminent.front().map(|entry| entry.deadline);
+        let wheel = self
+            .wheel
+            .next_deadline()
+            .map(|slot| slot.saturating_sub(1).saturating_mul(NS_PER_MS));
+        match (imminent, wheel) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// How many entries are filed (cancelled ones until their slot is freed).
+    /// How many entries are held (cancelled ones until their slot is freed).
     pub fn len(&self) -> usize {
-        self.wheel.len()
+        self.wheel.len() + self.imminent.len()
     }
 
-    /// Whether no entry is filed.
+    /// Whether no entry is held.
     pub fn is_empty(&self) -> bool {
-        self.wheel.is_empty()
+        self.wheel.is_empty() && self.imminent.is_empty()
     }
 }
 
@@ -286,7 +339,7 @@ impl fmt::Debug for Timers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timers")
             .field("owner", &self.owner)
-            .field("len", &self.wheel.len())
+            .field("len", &self.len())
             .finish()
     }
 }

@@ -172,7 +172,7 @@ impl TimerHandle {
     /// Schedules `f` at `when` on `shared`'s loop.
     pub(crate) fn schedule(shared: &Arc<Shared>, when: Instant, f: Callback) -> TimerHandle {
         let driver: &StdArc<Driver> = &shared.driver;
-        let entry = StdArc::new(TimerEntry::new(driver.deadline_ms(when.into_std())));
+        let entry = StdArc::new(TimerEntry::new(driver.deadline(when.into_std())));
         let timer = StdArc::new(CallbackTimer {
             callback: Mutex::new(Some(f)),
             shared: shared.clone(),

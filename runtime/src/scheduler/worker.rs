@@ -227,7 +227,7 @@ impl Local {
             return;
         }
         let driver = &self.shared.driver;
-        let now = driver.now_ms();
+        let now = driver.now();
         if now < next {
             return;
         }

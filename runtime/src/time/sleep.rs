@@ -126,7 +126,7 @@ impl Sleep {
         };
         check_alive(&shared);
         let driver = &shared.driver;
-        let deadline = driver.deadline_ms(self.deadline.into_std());
+        let deadline = driver.deadline(self.deadline.into_std());
         // Known to be due (without reading the clock: the reactor's last
         // wheel time is enough): yield once, so that a zero sleep still lets
         // others run, then complete. A deadline that passed more recently
