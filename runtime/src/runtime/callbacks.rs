@@ -6,11 +6,11 @@
 //! Ready callbacks wait in one FIFO queue and run one after another, in a
 //! runner task that exists while the queue is non-empty. `call_soon` appends
 //! at once. `call_later` / `call_at` register a timer whose waker appends the
-//! callback when it fires; the wheel fires in deadline order, equal deadlines
-//! in registration order, and the reactor wakes a batch in that order. So, as
-//! asyncio promises, a `call_soon` callback runs before a `call_later` one
-//! that is due later, and callbacks due at the same instant (to the
-//! millisecond) run in the order they were registered.
+//! callback when it fires; the reactor's wheel fires in deadline order, equal
+//! deadlines in registration order, and the reactor wakes a batch in that
+//! order. So, as asyncio promises, a `call_soon` callback runs before a
+//! `call_later` one that is due later, and callbacks due at the same instant
+//! run in the order they were registered.
 
 use std::collections::VecDeque;
 use std::fmt;

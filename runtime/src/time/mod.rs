@@ -1,10 +1,13 @@
 //! Time: asyncio's `sleep`, `wait_for`/`timeout`, `loop.time()`, and
 //! periodic ticks.
 //!
-//! Timers live in the reactor thread's hierarchical wheel (1 ms resolution).
-//! A timer is registered on its first poll, never earlier, and a timer never
-//! fires before its deadline (deadlines are rounded up to the next
-//! millisecond). Creating or polling a timer outside an aiolos runtime panics.
+//! Timers live in hierarchical timer wheels (1 ms slots): a timer first
+//! polled by a task goes to the wheel of the worker running it, which fires
+//! it itself; one first polled elsewhere goes to the reactor thread's wheel.
+//! A timer is registered on its first poll, never earlier; it never fires
+//! before its deadline, and fires at the exact deadline (not the next whole
+//! millisecond) when its thread is free to look. Creating or polling a timer
+//! outside an aiolos runtime panics.
 //!
 //! | asyncio | aiolos |
 //! |---|---|
