@@ -54,7 +54,11 @@ use crate::timer::{TimerEntry, Timers, REACTOR};
 
 /// How long after a running worker's earliest deadline the reactor fires
 /// that worker's due timers itself (see "Rescue" above).
-pub const RESCUE_AFTER: Duration = Duration::from_millis(2);
+///
+/// It also bounds how often the reactor wakes to watch busy workers (about
+/// twice per this period at most), so it is a trade: shorter rescues a
+/// blocked worker's timers sooner, longer costs fewer wake-ups.
+pub const RESCUE_AFTER: Duration = Duration::from_millis(5);
 
 /// [`RESCUE_AFTER`] in nanoseconds.
 const RESCUE_AFTER_NS: u64 = RESCUE_AFTER.as_nanos() as u64;

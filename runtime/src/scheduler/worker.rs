@@ -13,8 +13,8 @@
 //! while a freshly spawned task has no deadline. A parked worker sleeps
 //! until its earliest deadline. A timer cancelled on another thread frees
 //! its slot under the wheel's lock. If a worker is stuck in a long poll, the
-//! reactor fires its due timers a couple of milliseconds late (the rescue in
-//! `driver.rs`) and their tasks go to the due injector, which workers look
+//! reactor fires its due timers a few milliseconds late (the rescue in
+//! `driver.rs`, `RESCUE_AFTER`) and their tasks go to the due injector, which workers look
 //! at before the injector (step 2). Timers registered elsewhere (outside the workers,
 //! loop callbacks) go to the reactor's wheel.
 //!
