@@ -68,12 +68,18 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod async_fd;
+pub mod context;
 mod driver;
+pub mod net;
 mod reactor;
+mod registration;
 mod source;
 mod timer;
 
+pub use async_fd::Async;
 pub use driver::{Driver, RESCUE_AFTER};
 pub use reactor::{Config, Hook, Reactor, WakeBatch, Woken};
+pub use registration::Registration;
 pub use source::{Direction, Source};
 pub use timer::{Fired, TimerEntry, Timers, REACTOR};

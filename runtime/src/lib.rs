@@ -64,7 +64,9 @@
 
 mod blocking;
 mod context;
+pub mod io;
 mod loom;
+pub mod net;
 mod park;
 mod runtime;
 mod scheduler;

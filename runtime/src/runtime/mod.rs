@@ -66,6 +66,11 @@ impl Runtime {
 
     /// Starts the threads of a runtime with `config`.
     fn start(config: Config) -> io::Result<Runtime> {
+        // How sockets find the current runtime's reactor and the budget.
+        aiolos_io::context::install(aiolos_io::context::Hooks {
+            current: || crate::context::with_current(|shared| shared.driver.clone()),
+            coop: crate::task::poll_proceed,
+        });
         let n = config.worker_threads;
         let queues: Vec<_> = (0..n).map(|_| Queues::new()).collect();
         let stealers = queues.iter().map(Queues::stealers).collect();

@@ -1,0 +1,298 @@
+//! Unix-domain sockets: `UnixListener`, `UnixStream`, `UnixDatagram`.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::{self, SocketAddr};
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use socket2::{Domain, SockAddr, Socket, Type};
+
+use super::addr::with_addr;
+use crate::Async;
+
+/// A Unix-domain socket listening for connections.
+pub struct UnixListener {
+    inner: Async<net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` and listens.
+    ///
+    /// # Errors
+    ///
+    /// The OS error (`AddrInUse` when the file exists), kind kept, with the
+    /// path in the message.
+    ///
+    /// # Panics
+    ///
+    /// Outside an aiolos runtime.
+    pub async fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
+        let path = path.as_ref();
+        let l = net::UnixListener::bind(path)
+            .map_err(|e| with_addr(e, "could not bind to", path.display()))?;
+        UnixListener::from_std(l)
+    }
+
+    /// Wraps a listener from the standard library (made non-blocking here).
+    pub fn from_std(listener: net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            inner: Async::new(listener)?,
+        })
+    }
+
+    /// Waits for a connection.
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, addr) = self.inner.read_with(|l| l.accept()).await?;
+        Ok((UnixStream::from_std(stream)?, addr))
+    }
+
+    /// The stream of incoming connections (errors are items; it never ends).
+    pub fn incoming(&self) -> UnixIncoming<'_> {
+        UnixIncoming { listener: self }
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+/// The connections a [`UnixListener`] accepts, as a `Stream`.
+#[derive(Debug)]
+pub struct UnixIncoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Stream for UnixIncoming<'_> {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.listener.inner.poll_read_with(cx, |l| l.accept()) {
+            Poll::Ready(Ok((s, _))) => Poll::Ready(Some(UnixStream::from_std(s))),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A Unix-domain stream connection, with the futures-io traits (also
+/// through `&`, so a reader and a writer can share it).
+pub struct UnixStream {
+    inner: Async<net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket file `path`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error (`NotFound`, `ConnectionRefused`), kind kept, with the
+    /// path in the message.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        let wrap = |e| with_addr(e, "could not connect to", path.display());
+        let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(wrap)?;
+        socket.set_nonblocking(true).map_err(wrap)?;
+        let addr = SockAddr::unix(path).map_err(wrap)?;
+        match socket.connect(&addr) {
+            Ok(()) => {}
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINPROGRESS)
+                    || e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(wrap(e)),
+        }
+        let stream =
+            UnixStream::from_std(net::UnixStream::from(std::os::fd::OwnedFd::from(socket)))?;
+        stream.inner.writable().await.map_err(wrap)?;
+        if let Some(e) = stream.inner.get_ref().take_error().map_err(wrap)? {
+            return Err(wrap(e));
+        }
+        Ok(stream)
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = net::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+
+    /// Wraps a stream from the standard library (made non-blocking here).
+    pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            inner: Async::new(stream)?,
+        })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Shuts down the read half, the write half, or both.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+}
+
+macro_rules! unix_stream_io {
+    ($ty:ty) => {
+        impl AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.poll_read_with(cx, |mut s| s.read(buf))
+            }
+
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.poll_read_with(cx, |mut s| s.read_vectored(bufs))
+            }
+        }
+
+        impl AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.poll_write_with(cx, |mut s| s.write(buf))
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.inner
+                    .poll_write_with(cx, |mut s| s.write_vectored(bufs))
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(match self.inner.get_ref().shutdown(Shutdown::Write) {
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+                    r => r,
+                })
+            }
+        }
+    };
+}
+
+unix_stream_io!(UnixStream);
+unix_stream_io!(&UnixStream);
+
+/// A Unix-domain datagram socket.
+pub struct UnixDatagram {
+    inner: Async<net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// Binds to the socket file `path`.
+    pub async fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        let path = path.as_ref();
+        let s = net::UnixDatagram::bind(path)
+            .map_err(|e| with_addr(e, "could not bind to", path.display()))?;
+        UnixDatagram::from_std(s)
+    }
+
+    /// A socket bound to no address.
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        UnixDatagram::from_std(net::UnixDatagram::unbound()?)
+    }
+
+    /// A connected pair.
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = net::UnixDatagram::pair()?;
+        Ok((UnixDatagram::from_std(a)?, UnixDatagram::from_std(b)?))
+    }
+
+    /// Wraps a socket from the standard library (made non-blocking here).
+    pub fn from_std(socket: net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            inner: Async::new(socket)?,
+        })
+    }
+
+    /// Sets the default peer for `send`.
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        let path = path.as_ref();
+        self.inner
+            .get_ref()
+            .connect(path)
+            .map_err(|e| with_addr(e, "could not connect to", path.display()))
+    }
+
+    /// Sends a datagram to the connected peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write_with(|s| s.send(buf)).await
+    }
+
+    /// Receives a datagram.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_with(|s| s.recv(buf)).await
+    }
+
+    /// Sends a datagram to the socket file `path`.
+    pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.inner.write_with(|s| s.send_to(buf, path)).await
+    }
+
+    /// Receives a datagram and its sender's address.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.inner.read_with(|s| s.recv_from(buf)).await
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+}
+
+macro_rules! fd_traits {
+    ($($ty:ty),*) => {$(
+        impl AsRawFd for $ty {
+            fn as_raw_fd(&self) -> RawFd {
+                self.inner.as_raw_fd()
+            }
+        }
+
+        impl AsFd for $ty {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.inner.as_fd()
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($ty)).field(self.inner.get_ref()).finish()
+            }
+        }
+    )*};
+}
+
+fd_traits!(UnixListener, UnixStream, UnixDatagram);

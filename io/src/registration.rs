@@ -1,0 +1,117 @@
+//! `Registration`: a file descriptor registered with the reactor for as
+//! long as the value lives, and the readiness protocol around an operation.
+//!
+//! # An operation (`poll_io`)
+//!
+//! 1. Spend one unit of the task's cooperative budget (yield if it is spent).
+//! 2. Try the operation. Anything but `WouldBlock` is the answer.
+//! 3. On `WouldBlock`, forget the direction's readiness and poll it again:
+//!    `Pending` stores the waker and arms the fd (see `source.rs`); readiness
+//!    that arrived between the operation and now is reported again by the
+//!    re-armed, level-triggered poller, so no wake-up is lost. When it is
+//!    ready, go to 2.
+//!
+//! Dropping the registration removes the fd from the poller first; the
+//! owner closes the fd afterwards (declare the registration before the I/O
+//! object so it drops first). A later socket that reuses the fd number gets
+//! a new generation-keyed source: no stale wake-up reaches it.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::context;
+use crate::source::{Direction, Source};
+use crate::Driver;
+
+/// A file descriptor registered with a runtime's reactor.
+pub struct Registration {
+    driver: Arc<Driver>,
+    source: Arc<Source>,
+}
+
+impl Registration {
+    /// Registers `fd` with the current runtime's reactor.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must stay open until the registration is dropped.
+    ///
+    /// # Panics
+    ///
+    /// Outside an aiolos runtime.
+    #[track_caller]
+    pub unsafe fn new(fd: RawFd) -> io::Result<Registration> {
+        let driver = context::current_driver("registering an aiolos I/O object");
+        // SAFETY: the caller keeps `fd` open while we are registered.
+        let source = unsafe { driver.register(fd) }?;
+        Ok(Registration { driver, source })
+    }
+
+    /// Polls readiness in `dir`, spending budget first.
+    pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.driver.is_shutdown() {
+            return Poll::Ready(Err(context::shut_down()));
+        }
+        if context::poll_coop(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.driver.poll_ready(&self.source, dir, cx)
+    }
+
+    /// Forgets readiness in `dir` (after an operation hit `WouldBlock`).
+    pub fn clear_ready(&self, dir: Direction) {
+        self.source.clear_ready(dir);
+    }
+
+    /// Waits until the fd is ready in `dir` (or was since the last
+    /// `WouldBlock`).
+    pub async fn ready(&self, dir: Direction) -> io::Result<()> {
+        poll_fn(|cx| self.poll_ready(dir, cx)).await
+    }
+
+    /// Runs `op` until it does not fail with `WouldBlock`, waiting for `dir`
+    /// readiness in between (the steps in the module docs).
+    pub fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        if context::poll_coop(cx).is_pending() {
+            return Poll::Pending;
+        }
+        loop {
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                res => return Poll::Ready(res),
+            }
+            self.clear_ready(dir);
+            if self.driver.is_shutdown() {
+                return Poll::Ready(Err(context::shut_down()));
+            }
+            match self.driver.poll_ready(&self.source, dir, cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let _ = self.driver.deregister(&self.source);
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
