@@ -137,7 +137,7 @@ impl Stream for Incoming<'_> {
 /// so a reader and a writer can share one stream, or
 /// [`into_split`](TcpStream::into_split) hands each half to its own task.
 pub struct TcpStream {
-    inner: Arc<Async<net::TcpStream>>,
+    pub(crate) inner: Arc<Async<net::TcpStream>>,
 }
 
 impl TcpStream {

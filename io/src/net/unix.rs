@@ -84,7 +84,7 @@ impl Stream for UnixIncoming<'_> {
 /// A Unix-domain stream connection, with the futures-io traits (also
 /// through `&`, so a reader and a writer can share it).
 pub struct UnixStream {
-    inner: Async<net::UnixStream>,
+    pub(crate) inner: Async<net::UnixStream>,
 }
 
 impl UnixStream {
