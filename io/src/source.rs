@@ -19,6 +19,13 @@
 //!
 //! Keys carry a generation, so an event for a deregistered source can never
 //! wake a new source that reuses its slot (or its fd number).
+//!
+//! Deregistering marks the source unregistered and removes the fd from the
+//! poller under the source's lock. The reactor may still hold the source
+//! (it looked it up just before) and dispatch an event to it afterwards;
+//! under that lock it sees the mark and re-arms nothing: by then the fd
+//! number may belong to a new source, whose registration a re-arm with the
+//! old key would overwrite (and whose events it would lose).
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
@@ -44,8 +51,18 @@ pub struct Source {
     key: usize,
     /// The file descriptor (the owner keeps it open until deregistering).
     fd: RawFd,
-    /// Readiness and waiters of both directions.
-    state: Mutex<[DirState; 2]>,
+    /// Readiness and waiters of both directions, and whether the fd is
+    /// still registered.
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Readiness and waiters, indexed by `Direction`.
+    dirs: [DirState; 2],
+    /// Cleared, under this lock, when the source is deregistered: from then
+    /// on the fd number may name another file, so nothing re-arms it.
+    registered: bool,
 }
 
 #[derive(Debug, Default)]
@@ -67,7 +84,12 @@ impl Source {
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         let mut st = self.state.lock();
-        let d = &mut st[dir as usize];
+        if !st.registered {
+            return Poll::Ready(Err(io::Error::other(
+                "this I/O source was deregistered from the reactor; register the fd again",
+            )));
+        }
+        let d = &mut st.dirs[dir as usize];
         if d.ready {
             return Poll::Ready(Ok(()));
         }
@@ -78,7 +100,7 @@ impl Source {
         if !d.armed {
             d.armed = true;
             if let Err(e) = self.rearm(poller, &st) {
-                st[dir as usize].armed = false;
+                st.dirs[dir as usize].armed = false;
                 return Poll::Ready(Err(e));
             }
         }
@@ -87,30 +109,50 @@ impl Source {
 
     /// Forgets readiness in `dir` after the operation hit `WouldBlock`.
     pub fn clear_ready(&self, dir: Direction) {
-        self.state.lock()[dir as usize].ready = false;
+        self.state.lock().dirs[dir as usize].ready = false;
     }
 
-    /// Arms the fd for the directions marked armed.
-    fn rearm(&self, poller: &Poller, st: &[DirState; 2]) -> io::Result<()> {
+    /// Arms the fd for the directions marked armed (only while registered).
+    fn rearm(&self, poller: &Poller, st: &State) -> io::Result<()> {
+        debug_assert!(st.registered, "re-arming a deregistered source");
         let ev = Event::new(
             self.key,
-            st[Direction::Read as usize].armed,
-            st[Direction::Write as usize].armed,
+            st.dirs[Direction::Read as usize].armed,
+            st.dirs[Direction::Write as usize].armed,
         );
-        // SAFETY: the owner guarantees the fd stays open while registered.
+        // SAFETY: the owner keeps the fd open while it is registered, and
+        // `st.registered` (checked by our callers under the state lock that
+        // `deregister` takes) says it still is.
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
         poller.modify(fd, ev)
+    }
+
+    /// Marks the source deregistered and removes its fd from the poller,
+    /// both under the state lock, so no dispatch re-arms it afterwards.
+    fn deregister(&self, poller: &Poller) -> io::Result<()> {
+        let mut st = self.state.lock();
+        if !st.registered {
+            return Ok(());
+        }
+        st.registered = false;
+        // SAFETY: the fd is still open (the owner deregisters before closing).
+        poller.delete(unsafe { BorrowedFd::borrow_raw(self.fd) })
     }
 
     /// The reactor's half (protocol step 2).
     pub(crate) fn dispatch(&self, poller: &Poller, ev: &Event, wakers: &mut Vec<Waker>) {
         let mut st = self.state.lock();
+        if !st.registered {
+            // Deregistered after the reactor looked it up: its owner is gone
+            // and the fd number may be another source's now.
+            return;
+        }
         let mut fired = false;
         for (dir, hit) in [
             (Direction::Read, ev.readable),
             (Direction::Write, ev.writable),
         ] {
-            let d = &mut st[dir as usize];
+            let d = &mut st.dirs[dir as usize];
             if hit {
                 fired = true;
                 d.ready = true;
@@ -122,10 +164,10 @@ impl Source {
         }
         if fired {
             // The event disarmed the fd as a whole: re-arm what still waits.
-            for d in st.iter_mut() {
+            for d in st.dirs.iter_mut() {
                 d.armed = d.waker.is_some() && !d.ready;
             }
-            if st.iter().any(|d| d.armed) {
+            if st.dirs.iter().any(|d| d.armed) {
                 let _ = self.rearm(poller, &st);
             }
         }
@@ -161,7 +203,10 @@ impl Sources {
         let source = Arc::new(Source {
             key,
             fd,
-            state: Mutex::new(Default::default()),
+            state: Mutex::new(State {
+                dirs: Default::default(),
+                registered: true,
+            }),
         });
         // SAFETY: the caller of `Driver::register` keeps `fd` open until it
         // deregisters; it is added with no interest (armed on demand).
@@ -184,8 +229,7 @@ impl Sources {
             _ => return Ok(()),
         }
         drop(slots);
-        // SAFETY: the fd is still open (the owner deregisters before closing).
-        poller.delete(unsafe { BorrowedFd::borrow_raw(source.fd) })
+        source.deregister(poller)
     }
 
     /// The source an event key names, unless it has been deregistered.
@@ -193,5 +237,92 @@ impl Sources {
         let slots = self.slots.lock();
         let (_, slot) = slots.entries.get(key & 0xFFFF_FFFF)?;
         slot.as_ref().filter(|s| s.key == key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+    use std::task::Wake;
+    use std::time::Duration;
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn pipe() -> (std::fs::File, std::fs::File) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just created and are owned by no one.
+        unsafe {
+            use std::os::fd::FromRawFd;
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        }
+    }
+
+    /// The reactor takes a source out of the registry, then the owner
+    /// deregisters it and closes its fd, and a new socket gets the same fd
+    /// number. The reactor's dispatch of the old event must not re-arm the
+    /// fd under the old key: the new source would never hear of its events.
+    #[test]
+    fn a_stale_dispatch_does_not_rearm_a_reused_fd_number() {
+        let poller = Poller::new().unwrap();
+        let sources = Sources::default();
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+
+        let (old_r, _old_w) = pipe();
+        let fd = old_r.as_raw_fd();
+        let old = sources.insert(&poller, fd).unwrap();
+        // Waiting in both directions; the reactor picks up a read event.
+        assert!(old
+            .poll_ready(&poller, Direction::Read, &mut cx)
+            .is_pending());
+        assert!(old
+            .poll_ready(&poller, Direction::Write, &mut cx)
+            .is_pending());
+        let stale = sources.get(old.key).unwrap();
+
+        // The owner deregisters and closes; a new pipe reuses the number.
+        sources.remove(&poller, &old).unwrap();
+        drop(old_r);
+        let (new_r, mut new_w) = pipe();
+        let reused = if new_r.as_raw_fd() == fd {
+            new_r
+        } else {
+            // SAFETY: `fd` is free (just closed); `dup2` makes it a copy of
+            // `new_r`, which is then closed, so `reused` owns `fd` alone.
+            unsafe {
+                use std::os::fd::FromRawFd;
+                assert_eq!(libc::dup2(new_r.as_raw_fd(), fd), fd);
+                std::fs::File::from_raw_fd(fd)
+            }
+        };
+        let new = sources.insert(&poller, reused.as_raw_fd()).unwrap();
+        assert!(new
+            .poll_ready(&poller, Direction::Read, &mut cx)
+            .is_pending());
+
+        // The reactor now dispatches the event it read before the removal.
+        let mut wakers = Vec::new();
+        stale.dispatch(&poller, &Event::readable(stale.key), &mut wakers);
+
+        // The new source still hears of its data.
+        std::io::Write::write_all(&mut new_w, b"x").unwrap();
+        let mut events = polling::Events::new();
+        poller
+            .wait(&mut events, Some(Duration::from_secs(10)))
+            .unwrap();
+        let keys: Vec<usize> = events.iter().map(|e| e.key).collect();
+        assert_eq!(keys, [new.key], "the event went to the wrong key");
+        sources.remove(&poller, &new).unwrap();
     }
 }

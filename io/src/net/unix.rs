@@ -92,8 +92,9 @@ impl UnixStream {
     ///
     /// # Errors
     ///
-    /// The OS error (`NotFound`, `ConnectionRefused`), kind kept, with the
-    /// path in the message.
+    /// The OS error (`NotFound`, `ConnectionRefused`; `WouldBlock` when the
+    /// listener's backlog of pending connections is full), kind kept, with
+    /// the path in the message.
     pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
         let path = path.as_ref();
         let wrap = |e| with_addr(e, "could not connect to", path.display());
@@ -102,9 +103,20 @@ impl UnixStream {
         let addr = SockAddr::unix(path).map_err(wrap)?;
         match socket.connect(&addr) {
             Ok(()) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINPROGRESS)
-                    || e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            // `EAGAIN` is not "in progress" for Unix sockets: the listener's
+            // backlog is full and the socket stays unconnected (it would
+            // even poll as writable). No event tells when there is room.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "could not connect to {}: its backlog of pending connections is full \
+                         (the listener does not accept fast enough); try again later: {e}",
+                        path.display()
+                    ),
+                ));
+            }
             Err(e) => return Err(wrap(e)),
         }
         let stream =
@@ -113,6 +125,9 @@ impl UnixStream {
         if let Some(e) = stream.inner.get_ref().take_error().map_err(wrap)? {
             return Err(wrap(e));
         }
+        // Writable is not proof of a connection (an unconnected Unix socket
+        // polls writable too): insist on a peer.
+        stream.peer_addr().map_err(wrap)?;
         Ok(stream)
     }
 

@@ -403,3 +403,147 @@ pub fn join_ok<T: Send + 'static>(task: aiolos::Task<T>, what: &str) -> T {
         Err(e) => panic!("{what}: the task failed: {e}"),
     }
 }
+
+// ---- Helpers for the net_* tests ----
+
+/// The byte at `offset` of the pseudo-random stream `seed` (SplitMix64 of
+/// the 8-byte word index): a misplaced, lost or duplicated chunk of a
+/// transfer shows up as a mismatch at a known offset.
+pub fn pattern_byte(seed: u64, offset: u64) -> u8 {
+    (splitmix64(seed ^ (offset / 8).wrapping_mul(0x2545_F491_4F6C_DD1D)) >> (8 * (offset % 8)))
+        as u8
+}
+
+/// Fills `buf` with the stream `seed` starting at `offset`.
+pub fn fill_pattern(seed: u64, offset: u64, buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = pattern_byte(seed, offset + i as u64);
+    }
+}
+
+/// Panics, naming `what` and the first differing offset, unless `buf` is the
+/// stream `seed` starting at `offset`.
+pub fn check_pattern(what: &str, seed: u64, offset: u64, buf: &[u8]) {
+    for (i, &b) in buf.iter().enumerate() {
+        let at = offset + i as u64;
+        let want = pattern_byte(seed, at);
+        assert_eq!(
+            b, want,
+            "{what}: byte {at} of stream {seed:#x} is {b:#04x}, expected {want:#04x}"
+        );
+    }
+}
+
+/// How many file descriptors this process has open (entries of
+/// `/proc/self/fd`; the directory's own descriptor is counted every time,
+/// so counts compare exactly).
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("cannot list /proc/self/fd")
+        .count()
+}
+
+/// Sets `SO_LINGER` to zero seconds on `fd`: closing it then sends a reset
+/// (RST) instead of a FIN.
+pub fn set_linger_zero(fd: std::os::fd::RawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: `linger` is a valid `struct linger` that outlives the call, and
+    // the length passed is its size; a bad fd gives an error, not UB.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt(SO_LINGER): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// A path in the temp dir that no other test (of this or another process)
+/// uses: `aiolos-{tag}-{pid}-{n}`. Removed first if a crashed run left it.
+pub fn unique_temp_path(tag: &str) -> std::path::PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, SeqCst);
+    let path = std::env::temp_dir().join(format!("aiolos-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Removes the file at its path when dropped (socket files of a test).
+#[derive(Debug)]
+pub struct RemoveOnDrop(pub std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The environment variable that tells a re-executed test binary which
+/// child-only test may run.
+pub const CHILD_ENV: &str = "AIOLOS_TEST_CHILD";
+
+/// Whether this process was started by [`run_child_test`] to run `name`.
+/// Child-only tests are `#[ignore]`d and return at once unless this holds,
+/// so `cargo test -- --ignored` cannot run them inside the shared process.
+pub fn is_child_for(name: &str) -> bool {
+    std::env::var(CHILD_ENV).as_deref() == Ok(name)
+}
+
+/// Re-executes this test binary to run only the `#[ignore]`d test `name`
+/// (which checks [`is_child_for`]), in its own process, and fails with the
+/// child's output unless it exits successfully within [`LONG`].
+pub fn run_child_test(name: &str) {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().expect("cannot find the test binary");
+    let child = Command::new(exe)
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot re-execute the test binary");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(LONG) {
+        Ok(out) => out.expect("waiting for the child failed"),
+        Err(_) => {
+            // SAFETY: `kill` only sends a signal; `pid` is our own child,
+            // which has not been reaped (its waiter is still blocked).
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("child test `{name}` still running after {LONG:?}: killed");
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child test `{name}` failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    // A filter that matched nothing also exits successfully: insist on it.
+    assert!(
+        stdout.contains("1 passed"),
+        "child test `{name}` did not run:\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+}

@@ -1,0 +1,201 @@
+//! `Async<T>` over a std `UnixStream` pair: `read_with` / `write_with`,
+//! `readable` / `writable` waiting for real readiness, `into_inner` handing
+//! back a working (and deregistered) stream, `Send + Sync`, and a large
+//! transfer both ways at once with every byte checked (no lost wake-up).
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::task::Poll;
+
+use aiolos::io::Async;
+use common::*;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+fn pair() -> (Async<UnixStream>, Async<UnixStream>) {
+    let (a, b) = UnixStream::pair().unwrap();
+    (Async::new(a).unwrap(), Async::new(b).unwrap())
+}
+
+/// Compile-time check: the I/O types are `Send + Sync` when their inner type is.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is_send_sync<T: Send + Sync>() {}
+    is_send_sync::<Async<UnixStream>>();
+    is_send_sync::<Async<std::net::TcpStream>>();
+    is_send_sync::<Async<std::net::UdpSocket>>();
+    is_send_sync::<aiolos::net::TcpListener>();
+    is_send_sync::<aiolos::net::TcpStream>();
+    is_send_sync::<aiolos::net::OwnedReadHalf>();
+    is_send_sync::<aiolos::net::OwnedWriteHalf>();
+    is_send_sync::<aiolos::net::UdpSocket>();
+    is_send_sync::<aiolos::net::UnixListener>();
+    is_send_sync::<aiolos::net::UnixStream>();
+    is_send_sync::<aiolos::net::UnixDatagram>();
+}
+
+#[test]
+fn read_with_waits_for_data_and_write_with_sends_it() {
+    let _wd = watchdog("async_read_with", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = pair();
+        let mut buf = [0; 16];
+        {
+            // Nothing written yet: the read must wait, not fail.
+            let mut read = Box::pin(b.read_with(|s| (&*s).read(&mut buf)));
+            assert!(poll_once(&mut read).await.is_pending());
+            let n = a.write_with(|s| (&*s).write(b"ping")).await.unwrap();
+            assert_eq!(n, 4);
+            assert_eq!(read.await.unwrap(), 4);
+        }
+        assert_eq!(&buf[..4], b"ping");
+        // The readiness was used up by the read: the next one waits again.
+        let mut again = Box::pin(b.read_with(|s| (&*s).read(&mut buf)));
+        assert!(poll_once(&mut again).await.is_pending());
+        a.write_with(|s| (&*s).write(b"pong")).await.unwrap();
+        let n = again.await.unwrap();
+        assert_eq!(&buf[..n], b"pong");
+    });
+}
+
+#[test]
+fn read_with_returns_the_operations_own_error() {
+    let _wd = watchdog("async_read_with_error", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, _b) = pair();
+        let err = a
+            .read_with(|_| -> io::Result<()> { Err(io::Error::other("from the op")) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "from the op");
+    });
+}
+
+#[test]
+fn readable_waits_until_the_peer_writes() {
+    let _wd = watchdog("async_readable", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = pair();
+        let mut readable = Box::pin(b.readable());
+        assert!(
+            poll_once(&mut readable).await.is_pending(),
+            "readable before anything was written"
+        );
+        a.get_ref().write_all(b"x").unwrap();
+        readable.await.unwrap();
+        let mut buf = [0; 1];
+        assert_eq!(b.get_ref().read(&mut buf).unwrap(), 1);
+    });
+}
+
+#[test]
+fn writable_waits_while_the_buffer_is_full_and_wakes_when_drained() {
+    let _wd = watchdog("async_writable", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = pair();
+        a.writable().await.unwrap();
+        // Fill the socket through `write_with` until it has to wait: that
+        // also clears the write readiness.
+        let chunk = vec![7u8; 64 * 1024];
+        let mut written = 0;
+        loop {
+            let mut w = Box::pin(a.write_with(|s| (&*s).write(&chunk)));
+            match poll_once(&mut w).await {
+                Poll::Ready(n) => written += n.unwrap(),
+                Poll::Pending => break,
+            }
+        }
+        assert!(written > 0);
+        let mut writable = Box::pin(a.writable());
+        assert!(
+            poll_once(&mut writable).await.is_pending(),
+            "writable with a full buffer"
+        );
+        // Drain everything on another task; the writer must be woken.
+        let drainer = aiolos::spawn(async move {
+            let mut buf = vec![0; 64 * 1024];
+            let mut got = 0;
+            while got < written {
+                got += b.read_with(|s| (&*s).read(&mut buf)).await.unwrap();
+            }
+            (b, got)
+        });
+        writable.await.unwrap();
+        let (_b, got) = drainer.await.unwrap();
+        assert_eq!(got, written);
+    });
+}
+
+#[test]
+fn into_inner_gives_back_a_working_deregistered_stream() {
+    let _wd = watchdog("async_into_inner", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = pair();
+        a.write_with(|s| (&*s).write(b"before")).await.unwrap();
+        let inner = b.into_inner().unwrap();
+        inner.set_nonblocking(false).unwrap();
+        let mut buf = [0; 6];
+        (&inner).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"before");
+        (&inner).write_all(b"after").unwrap();
+        let mut reply = [0; 5];
+        (&a).read_exact(&mut reply).await.unwrap();
+        assert_eq!(&reply, b"after");
+        // Registering the same descriptor again works only if `into_inner`
+        // removed it from the poller.
+        let again = Async::new(inner).unwrap();
+        (&a).write_all(b"again").await.unwrap();
+        let mut buf = [0; 5];
+        (&again).read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"again");
+    });
+}
+
+#[test]
+fn a_large_transfer_both_ways_at_once_completes_with_every_byte_intact() {
+    const LEN: u64 = 8 << 20;
+    let _wd = watchdog("async_large_transfer", 300);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = pair();
+        let (a, b) = (Arc::new(a), Arc::new(b));
+        let mut tasks = Vec::new();
+        // One writer and one reader task per end, on a shared `&Async`.
+        for (end, send_seed, recv_seed) in [(a, 11, 22), (b, 22, 11)] {
+            let w = end.clone();
+            tasks.push(aiolos::spawn(async move {
+                let mut buf = vec![0; 48 * 1024];
+                let mut off = 0;
+                while off < LEN {
+                    let n = (LEN - off).min(buf.len() as u64) as usize;
+                    fill_pattern(send_seed, off, &mut buf[..n]);
+                    (&*w).write_all(&buf[..n]).await.unwrap();
+                    off += n as u64;
+                }
+                off
+            }));
+            tasks.push(aiolos::spawn(async move {
+                let mut buf = vec![0; 40 * 1024];
+                let mut off = 0;
+                while off < LEN {
+                    let want = (LEN - off).min(buf.len() as u64) as usize;
+                    let n = (&*end).read(&mut buf[..want]).await.unwrap();
+                    assert!(n > 0, "end of stream after {off} bytes");
+                    check_pattern("Async<UnixStream>", recv_seed, off, &buf[..n]);
+                    off += n as u64;
+                }
+                off
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), LEN);
+        }
+    });
+}
