@@ -64,6 +64,8 @@
 
 mod blocking;
 mod context;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 mod loom;
 pub mod net;

@@ -7,6 +7,8 @@
 //! `ToSocketAddrs` on the calling thread (instant for literal addresses).
 
 mod addr;
+#[cfg(feature = "hyper")]
+mod hyper_io;
 mod tcp;
 mod udp;
 mod unix;
