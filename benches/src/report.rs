@@ -97,6 +97,17 @@ pub fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// A rate per second with a unit that keeps 3–4 significant digits.
+pub fn fmt_rate(per_s: f64) -> String {
+    if per_s < 1e3 {
+        format!("{per_s:.1} /s")
+    } else if per_s < 1e6 {
+        format!("{:.1} k/s", per_s / 1e3)
+    } else {
+        format!("{:.2} M/s", per_s / 1e6)
+    }
+}
+
 /// One runtime's line in one workload's block.
 #[derive(Debug, Clone)]
 pub enum Cell {
@@ -168,10 +179,12 @@ pub fn parse_metrics<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(String, f
 }
 
 /// A metric's value with its unit, from the unit suffix of its name
-/// (`_ns` is shown with [`fmt_ns`]).
+/// (`_ns` is shown with [`fmt_ns`], `_rps` as a rate per second).
 pub fn fmt_metric(name: &str, v: f64) -> String {
     if name.ends_with("_ns") {
         fmt_ns(v)
+    } else if name.ends_with("_rps") {
+        fmt_rate(v)
     } else {
         format!("{v:.3}")
     }
@@ -313,5 +326,22 @@ mod tests {
         assert_eq!(fmt_ns(512.0), "512 ns");
         assert_eq!(fmt_ns(1_500.0), "1.50 µs");
         assert_eq!(fmt_ns(2_340_000.0), "2.34 ms");
+    }
+
+    #[test]
+    fn rates_and_echo_metrics_render_in_one_group() {
+        assert_eq!(fmt_rate(512.0), "512.0 /s");
+        assert_eq!(fmt_rate(152_345.0), "152.3 k/s");
+        assert_eq!(fmt_rate(2_500_000.0), "2.50 M/s");
+        let out = "2000000\necho_rps=152345\necho_rtt_mean_ns=300000\necho_rtt_p99_ns=1200000\n";
+        let m = parse_metrics(out.lines().skip(1));
+        let runs: Vec<&[(String, f64)]> = vec![&m];
+        let text = metrics_lines("tcp_echo", &[("tokio".into(), metric_stats(&runs))]);
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.starts_with("tcp_echo echo "), "{text}");
+        assert!(
+            text.contains("tokio    rps  152.3 k/s   rtt_mean  300.00 µs   rtt_p99    1.20 ms"),
+            "{text}"
+        );
     }
 }

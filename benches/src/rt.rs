@@ -16,9 +16,19 @@
 //! `smol::Timer`) for smol, which has no `timeout`: there it is
 //! `futures_lite::future::or(fut, timer)`, polling `fut` first as the other
 //! two do.
+//!
+//! Sockets are each runtime's own too: `aiolos::net::{TcpListener,
+//! TcpStream}`, `tokio::net::{TcpListener, TcpStream}`, and async-io's
+//! `Async<std::net::TcpListener>` / `Async<std::net::TcpStream>` (smol's
+//! `smol::Async`) for smol, read and written with `futures_lite`'s
+//! `AsyncReadExt` / `AsyncWriteExt` (tokio's own `AsyncReadExt` /
+//! `AsyncWriteExt` for tokio). Every connected stream, accepted or
+//! connected, has `TCP_NODELAY` set.
 
 use std::fmt;
 use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -38,8 +48,14 @@ pub trait Rt: Sized {
     fn block_on<F: Future>(&self, fut: F) -> F::Output;
 }
 
-/// How workloads spawn, yield, offload blocking work and use timers.
+/// How workloads spawn, yield, offload blocking work, use timers and
+/// sockets.
 pub trait Spawner: Clone + Send + Sync + 'static {
+    /// The runtime's own TCP listener.
+    type TcpListener: Send + Sync + 'static;
+    /// The runtime's own TCP stream.
+    type TcpStream: Send + 'static;
+
     /// Spawns a detached task from *inside* a task of this runtime, the way
     /// user code does it (the ambient `spawn` where the runtime has one, so a
     /// worker can use its local queue).
@@ -78,6 +94,35 @@ pub trait Spawner: Clone + Send + Sync + 'static {
     where
         F: Future + Send,
         F::Output: Send;
+
+    /// Binds the runtime's own TCP listener to `addr`. Call it inside a task
+    /// of this runtime.
+    fn tcp_bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpListener>> + Send;
+
+    /// The address `listener` is bound to.
+    fn tcp_local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr>;
+
+    /// Accepts one connection and sets `TCP_NODELAY` on it.
+    fn tcp_accept(
+        listener: &Self::TcpListener,
+    ) -> impl Future<Output = io::Result<Self::TcpStream>> + Send + '_;
+
+    /// Connects to `addr` and sets `TCP_NODELAY`. Call it inside a task of
+    /// this runtime.
+    fn tcp_connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpStream>> + Send;
+
+    /// Reads what is there (waiting for at least one byte) into `buf`;
+    /// `Ok(0)` at end of stream.
+    fn tcp_read<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+
+    /// Writes all of `buf`.
+    fn tcp_write_all<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
 }
 
 /// A [`Spawner::timeout`] that ran out.
@@ -121,6 +166,9 @@ impl Rt for Aiolos {
 }
 
 impl Spawner for aiolos::Handle {
+    type TcpListener = aiolos::net::TcpListener;
+    type TcpStream = aiolos::net::TcpStream;
+
     fn spawn<F>(&self, fut: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -164,6 +212,40 @@ impl Spawner for aiolos::Handle {
         let t = aiolos::time::timeout(d, fut);
         async move { t.await.map_err(|_| TimedOut) }
     }
+
+    fn tcp_bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpListener>> + Send {
+        aiolos::net::TcpListener::bind(addr)
+    }
+
+    fn tcp_local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    async fn tcp_accept(listener: &Self::TcpListener) -> io::Result<Self::TcpStream> {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    async fn tcp_connect(addr: SocketAddr) -> io::Result<Self::TcpStream> {
+        let stream = aiolos::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    fn tcp_read<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        futures_lite::AsyncReadExt::read(stream, buf)
+    }
+
+    fn tcp_write_all<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures_lite::AsyncWriteExt::write_all(stream, buf)
+    }
 }
 
 /// tokio's multi-thread runtime.
@@ -196,6 +278,9 @@ impl Rt for Tokio {
 }
 
 impl Spawner for tokio::runtime::Handle {
+    type TcpListener = tokio::net::TcpListener;
+    type TcpStream = tokio::net::TcpStream;
+
     fn spawn<F>(&self, fut: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -237,6 +322,40 @@ impl Spawner for tokio::runtime::Handle {
     {
         let t = tokio::time::timeout(d, fut);
         async move { t.await.map_err(|_| TimedOut) }
+    }
+
+    fn tcp_bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpListener>> + Send {
+        tokio::net::TcpListener::bind(addr)
+    }
+
+    fn tcp_local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    async fn tcp_accept(listener: &Self::TcpListener) -> io::Result<Self::TcpStream> {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    async fn tcp_connect(addr: SocketAddr) -> io::Result<Self::TcpStream> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    fn tcp_read<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        tokio::io::AsyncReadExt::read(stream, buf)
+    }
+
+    fn tcp_write_all<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        tokio::io::AsyncWriteExt::write_all(stream, buf)
     }
 }
 
@@ -304,6 +423,9 @@ impl Drop for Smol {
 pub struct SmolSpawner(Arc<async_executor::Executor<'static>>);
 
 impl Spawner for SmolSpawner {
+    type TcpListener = async_io::Async<std::net::TcpListener>;
+    type TcpStream = async_io::Async<std::net::TcpStream>;
+
     fn spawn<F>(&self, fut: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -350,5 +472,39 @@ impl Spawner for SmolSpawner {
             timer.await;
             Err(TimedOut)
         })
+    }
+    fn tcp_bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::TcpListener>> + Send {
+        // async-io binds synchronously; the future only keeps the interface.
+        std::future::ready(async_io::Async::<std::net::TcpListener>::bind(addr))
+    }
+
+    fn tcp_local_addr(listener: &Self::TcpListener) -> io::Result<SocketAddr> {
+        listener.get_ref().local_addr()
+    }
+
+    async fn tcp_accept(listener: &Self::TcpListener) -> io::Result<Self::TcpStream> {
+        let (stream, _) = listener.accept().await?;
+        stream.get_ref().set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    async fn tcp_connect(addr: SocketAddr) -> io::Result<Self::TcpStream> {
+        let stream = async_io::Async::<std::net::TcpStream>::connect(addr).await?;
+        stream.get_ref().set_nodelay(true)?;
+        Ok(stream)
+    }
+
+    fn tcp_read<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        futures_lite::AsyncReadExt::read(stream, buf)
+    }
+
+    fn tcp_write_all<'a>(
+        stream: &'a mut Self::TcpStream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures_lite::AsyncWriteExt::write_all(stream, buf)
     }
 }

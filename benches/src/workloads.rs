@@ -10,10 +10,12 @@
 //! hanging.
 //!
 //! An iteration may also measure something besides its time: it returns
-//! [`Metrics`] (`timers_sleep` reports how late its sleeps woke up).
+//! [`Metrics`] (`timers_sleep` reports how late its sleeps woke up,
+//! `tcp_echo` its round trips per second and round-trip latency).
 
 use std::fmt;
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::pin;
 use std::sync::atomic::{
     AtomicU64, AtomicUsize, Ordering::AcqRel, Ordering::Acquire, Ordering::Release,
@@ -50,6 +52,12 @@ pub const SLEEP_TASKS: usize = 50_000;
 pub const SLEEP_MIN_MS: u64 = 1;
 /// The longest sleep in `timers_sleep`, in milliseconds.
 pub const SLEEP_MAX_MS: u64 = 25;
+/// Client connections in `tcp_echo`.
+pub const ECHO_CONNS: usize = 50;
+/// Round trips each `tcp_echo` connection makes.
+pub const ECHO_ROUNDS: usize = 2_000;
+/// Bytes in one `tcp_echo` message (sent, then echoed back).
+pub const ECHO_MSG_LEN: usize = 64;
 
 /// One benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,11 +79,15 @@ pub enum Workload {
     TimersChurn,
     /// 50 000 tasks each sleep 1–25 ms; reports how late they woke.
     TimersSleep,
+    /// A loopback echo server and 50 client connections, each making 2 000
+    /// round trips of 64 bytes; reports round trips per second and the 99th
+    /// percentile round-trip time.
+    TcpEcho,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 8] = [
+    pub const ALL: [Workload; 9] = [
         Workload::SpawnLocal,
         Workload::SpawnRemote,
         Workload::YieldMany,
@@ -84,6 +96,7 @@ impl Workload {
         Workload::SpawnBlocking,
         Workload::TimersChurn,
         Workload::TimersSleep,
+        Workload::TcpEcho,
     ];
 
     /// The name used on the command line, in tables and in criterion.
@@ -97,6 +110,7 @@ impl Workload {
             Workload::SpawnBlocking => "spawn_blocking",
             Workload::TimersChurn => "timers_churn",
             Workload::TimersSleep => "timers_sleep",
+            Workload::TcpEcho => "tcp_echo",
         }
     }
 
@@ -117,6 +131,7 @@ impl Workload {
             Workload::SpawnBlocking => 30,
             Workload::TimersChurn => 10,
             Workload::TimersSleep => 10,
+            Workload::TcpEcho => 3,
         }
     }
 
@@ -141,6 +156,9 @@ impl Workload {
             Workload::TimersSleep => {
                 "50 000 tasks each sleep 1-25 ms (fixed pseudo-random); lateness = wake - deadline"
             }
+            Workload::TcpEcho => {
+                "loopback echo server, 50 connections x 2 000 round trips of 64 bytes (TCP_NODELAY)"
+            }
         }
     }
 
@@ -157,6 +175,7 @@ impl Workload {
             Workload::SpawnBlocking => spawn_blocking(rt).map(none),
             Workload::TimersChurn => timers_churn(rt).map(none),
             Workload::TimersSleep => timers_sleep(rt),
+            Workload::TcpEcho => tcp_echo(rt, ECHO_CONNS, ECHO_ROUNDS),
         };
         r.map_err(|msg| Failure {
             workload: self,
@@ -580,5 +599,189 @@ pub fn timers_sleep<R: Rt>(rt: &R) -> Result<Metrics, String> {
     m.set("lateness_mean_ns", mean);
     m.set("lateness_p99_ns", p99);
     m.set("lateness_max_ns", max);
+    Ok(m)
+}
+
+/// What a `tcp_echo` task reports when it ends well.
+#[derive(Debug)]
+enum EchoDone {
+    /// A client finished its round trips; each one's time in nanoseconds.
+    Client(Vec<u64>),
+    /// A server connection task saw its client hang up after echoing this
+    /// many bytes.
+    Server(usize),
+}
+
+/// The byte at `offset` of message `round` on connection `conn`: every
+/// message differs from its neighbours, so a misrouted or stale echo fails
+/// the comparison.
+fn echo_byte(conn: usize, round: usize, offset: usize) -> u8 {
+    (conn.wrapping_mul(131) ^ round.wrapping_mul(31) ^ offset) as u8
+}
+
+/// Reads exactly `buf.len()` bytes; end of stream before that is an error.
+async fn read_exact<S: Spawner>(stream: &mut S::TcpStream, buf: &mut [u8]) -> Result<(), String> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match S::tcp_read(stream, &mut buf[filled..]).await {
+            Ok(0) => {
+                return Err(format!(
+                    "the server closed the connection after {filled} of {} echoed bytes",
+                    buf.len()
+                ))
+            }
+            Ok(n) => filled += n,
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// One `tcp_echo` client: connects, then `rounds` times writes a
+/// [`ECHO_MSG_LEN`]-byte message, reads the echo back and checks it. Returns
+/// each round trip's time in nanoseconds.
+async fn echo_client<S: Spawner>(
+    addr: SocketAddr,
+    conn: usize,
+    rounds: usize,
+) -> Result<Vec<u64>, String> {
+    let mut stream = S::tcp_connect(addr)
+        .await
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let mut msg = [0u8; ECHO_MSG_LEN];
+    let mut echo = [0u8; ECHO_MSG_LEN];
+    let mut rtts = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        for (offset, b) in msg.iter_mut().enumerate() {
+            *b = echo_byte(conn, round, offset);
+        }
+        let sent = Instant::now();
+        S::tcp_write_all(&mut stream, &msg)
+            .await
+            .map_err(|e| format!("connection {conn} round {round}: write: {e}"))?;
+        read_exact::<S>(&mut stream, &mut echo)
+            .await
+            .map_err(|e| format!("connection {conn} round {round}: {e}"))?;
+        rtts.push(sent.elapsed().as_nanos() as u64);
+        if echo != msg {
+            return Err(format!(
+                "connection {conn} round {round}: the echo differs from the message"
+            ));
+        }
+    }
+    // Dropping the stream closes it: the server's task reads end of stream.
+    Ok(rtts)
+}
+
+/// One `tcp_echo` server connection: echoes whatever arrives until the client
+/// hangs up; returns how many bytes it echoed.
+async fn echo_server_conn<S: Spawner>(mut stream: S::TcpStream) -> Result<usize, String> {
+    let mut buf = [0u8; 4 * ECHO_MSG_LEN];
+    let mut echoed = 0;
+    loop {
+        let n = S::tcp_read(&mut stream, &mut buf)
+            .await
+            .map_err(|e| format!("server read: {e}"))?;
+        if n == 0 {
+            return Ok(echoed);
+        }
+        S::tcp_write_all(&mut stream, &buf[..n])
+            .await
+            .map_err(|e| format!("server write: {e}"))?;
+        echoed += n;
+    }
+}
+
+/// A loopback echo server and `conns` clients on the same runtime, each
+/// client making `rounds` round trips of [`ECHO_MSG_LEN`] bytes (the
+/// benchmark runs [`ECHO_CONNS`] x [`ECHO_ROUNDS`]).
+///
+/// A task binds a listener on `127.0.0.1:0`, spawns the `conns` client
+/// tasks, then accepts `conns` connections, spawning one echo task per
+/// connection. Every stream has `TCP_NODELAY` set. Each client writes a
+/// message, reads its echo back, checks it, and times the round trip. The
+/// iteration ends when every client and every server task has finished,
+/// and reports `echo_rps` (round trips per second over the iteration's wall
+/// time, connection set-up included), `echo_rtt_mean_ns` and
+/// `echo_rtt_p99_ns` (over all round trips). Any I/O error, wrong echo or
+/// byte count fails the check.
+pub fn tcp_echo<R: Rt>(rt: &R, conns: usize, rounds: usize) -> Result<Metrics, String> {
+    if conns == 0 || rounds == 0 {
+        return Err("tcp_echo needs at least one connection and one round".into());
+    }
+    // Every task holds a sender: if the runtime drops them unrun, `recv`
+    // fails instead of hanging.
+    let (tx, rx) = async_channel::unbounded::<Result<EchoDone, String>>();
+    let sp = rt.spawner();
+    let start = Instant::now();
+    rt.spawner().spawn_remote(async move {
+        let fail = |what: String| {
+            let _ = tx.try_send(Err(what));
+        };
+        let listener = match R::Spawner::tcp_bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+        {
+            Ok(l) => l,
+            Err(e) => return fail(format!("bind 127.0.0.1:0: {e}")),
+        };
+        let addr = match R::Spawner::tcp_local_addr(&listener) {
+            Ok(a) => a,
+            Err(e) => return fail(format!("listener address: {e}")),
+        };
+        for conn in 0..conns {
+            let tx = tx.clone();
+            sp.spawn(async move {
+                let r = echo_client::<R::Spawner>(addr, conn, rounds).await;
+                let _ = tx.try_send(r.map(EchoDone::Client));
+            });
+        }
+        for _ in 0..conns {
+            match R::Spawner::tcp_accept(&listener).await {
+                Ok(stream) => {
+                    let tx = tx.clone();
+                    sp.spawn(async move {
+                        let r = echo_server_conn::<R::Spawner>(stream).await;
+                        let _ = tx.try_send(r.map(EchoDone::Server));
+                    });
+                }
+                Err(e) => return fail(format!("accept: {e}")),
+            }
+        }
+    });
+
+    let mut rtts: Vec<u64> = Vec::with_capacity(conns * rounds);
+    let mut clients_done = 0;
+    let mut clients_elapsed = Duration::ZERO;
+    let (mut servers_done, mut echoed) = (0, 0);
+    while clients_done < conns || servers_done < conns {
+        let done = rt.block_on(rx.recv()).map_err(|_| {
+            "result channel closed before every task reported: the runtime dropped \
+             tasks without running them to the end"
+                .to_string()
+        })??;
+        match done {
+            EchoDone::Client(mut r) => {
+                rtts.append(&mut r);
+                clients_done += 1;
+                if clients_done == conns {
+                    clients_elapsed = start.elapsed();
+                }
+            }
+            EchoDone::Server(n) => {
+                echoed += n;
+                servers_done += 1;
+            }
+        }
+    }
+    let total = conns * rounds;
+    expect("round trips timed", rtts.len(), total)?;
+    expect("bytes echoed by the server", echoed, total * ECHO_MSG_LEN)?;
+
+    let mean = rtts.iter().map(|&t| t as f64).sum::<f64>() / total as f64;
+    let p99_at = (total * 99).div_ceil(100) - 1;
+    let p99 = *rtts.select_nth_unstable(p99_at).1 as f64;
+    let mut m = Metrics::default();
+    m.set("echo_rps", total as f64 / clients_elapsed.as_secs_f64());
+    m.set("echo_rtt_mean_ns", mean);
+    m.set("echo_rtt_p99_ns", p99);
     Ok(m)
 }

@@ -1,15 +1,41 @@
 //! Every workload passes its own check once on every runtime, so the
 //! `compare` harness is known to measure working code (and a broken aiolos
 //! scheduler shows up here as a failed test, not only as a failed benchmark).
+//!
+//! `tcp_echo` runs with its full 50 connections but fewer round trips each
+//! ([`TEST_ECHO_ROUNDS`]), through the same function the benchmark calls.
 
 use aiolos_benches::rt::{Aiolos, Rt, Smol, Tokio};
-use aiolos_benches::workloads::Workload;
+use aiolos_benches::workloads::{self, Workload, ECHO_CONNS};
+
+/// Round trips per `tcp_echo` connection here (the benchmark makes 2 000).
+const TEST_ECHO_ROUNDS: usize = 200;
 
 fn all_workloads_pass<R: Rt>(workers: usize) {
     let rt = R::build(workers).unwrap_or_else(|e| panic!("{}: {e}", R::NAME));
     for w in Workload::ALL {
-        let m = w.run(&rt).unwrap_or_else(|f| panic!("{}: {f}", R::NAME));
-        if w == Workload::TimersSleep {
+        let m = if w == Workload::TcpEcho {
+            workloads::tcp_echo(&rt, ECHO_CONNS, TEST_ECHO_ROUNDS)
+                .unwrap_or_else(|e| panic!("{}: {w} check failed: {e}", R::NAME))
+        } else {
+            w.run(&rt).unwrap_or_else(|f| panic!("{}: {f}", R::NAME))
+        };
+        if w == Workload::TcpEcho {
+            let get = |n: &str| {
+                m.get(n)
+                    .unwrap_or_else(|| panic!("{}: {w} did not report {n}", R::NAME))
+            };
+            let (rps, mean, p99) = (
+                get("echo_rps"),
+                get("echo_rtt_mean_ns"),
+                get("echo_rtt_p99_ns"),
+            );
+            assert!(
+                rps > 0.0 && rps.is_finite() && mean > 0.0 && p99 > 0.0,
+                "{}: {m:?}",
+                R::NAME
+            );
+        } else if w == Workload::TimersSleep {
             // Lateness is measured and ordered; its size is for `compare`.
             let get = |n: &str| {
                 m.get(n)

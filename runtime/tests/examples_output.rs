@@ -6,10 +6,15 @@
 //! or older than this test binary (e.g. under `cargo test --test
 //! examples_output`, which builds no examples), the test builds it with
 //! `cargo build --example NAME` in the same target directory and profile.
+//!
+//! `echo_server` runs until killed: its test starts it on a free port, waits
+//! (by reading its output, with a timeout) until it says it listens, runs
+//! `echo_client` against it, and kills it at the end.
 
-use std::io::Read as _;
+use std::io::{BufRead as _, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// How long an example may run before it is declared hung.
@@ -88,8 +93,15 @@ struct Output {
 
 /// Runs example `name` to completion; panics if it fails or hangs.
 fn run_example(name: &str) -> Output {
+    run_example_with_args(name, &[])
+}
+
+/// Runs example `name` with command-line `args` to completion; panics if it
+/// fails or hangs.
+fn run_example_with_args(name: &str, args: &[&str]) -> Output {
     let bin = example_bin(name);
     let mut child = Command::new(&bin)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -215,4 +227,220 @@ fn hello_runs_and_exits_zero() {
             out.stderr
         );
     }
+}
+
+#[test]
+fn get_html_fetches_all_ten_pages_with_status_200() {
+    let out = run_example("get_html");
+    let ctx = || format!("stdout:\n{}\n--- stderr\n{}", out.stdout, out.stderr);
+    let count = |prefix: &str| out.stdout.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("start get http://127.0.0.1:"), 10, "{}", ctx());
+    assert_eq!(count("end get http://127.0.0.1:"), 10, "{}", ctx());
+
+    // "GOT http://127.0.0.1:PORT/page/3: 200 OK, 141 bytes, title "aiolos page /page/3", in 201.2ms"
+    let mut pages: Vec<u32> = Vec::new();
+    for line in out.stdout.lines().filter(|l| l.starts_with("GOT ")) {
+        let (url, rest) = line[4..]
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("unparsable GOT line {line:?}\n{}", ctx()));
+        let page: u32 = url
+            .rsplit_once("/page/")
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or_else(|| panic!("no page number in {line:?}"));
+        assert!(rest.starts_with("200 OK, "), "not a 200: {line:?}");
+        assert!(
+            rest.contains(&format!("title \"aiolos page /page/{page}\"")),
+            "wrong or missing title: {line:?}"
+        );
+        let bytes: usize = rest["200 OK, ".len()..]
+            .split_once(" bytes")
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("no byte count in {line:?}"));
+        assert!(bytes > 0, "empty body: {line:?}");
+        pages.push(page);
+    }
+    pages.sort_unstable();
+    assert_eq!(pages, (0..10).collect::<Vec<u32>>(), "{}", ctx());
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("TIME: ") && l.ends_with("10 of 10 returned 200")),
+        "{}",
+        ctx()
+    );
+}
+
+/// A running example, killed (and reaped) when dropped, so a failing
+/// assertion does not leave it behind.
+struct Running {
+    /// The example's process.
+    child: Child,
+    /// Its stdout, one line per message, sent by a reader thread.
+    lines: mpsc::Receiver<String>,
+    /// Every line received so far, for failure messages.
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts example `name` with `args`, its stdout read line by line.
+    fn start(name: &str, args: &[&str]) -> Running {
+        let bin = example_bin(name);
+        let mut child = Command::new(&bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until the example prints a line for which `pred` holds and
+    /// returns it; panics if it exits first or `timeout` passes.
+    fn wait_for_line(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        self.wait_for_line_or_exit(what, timeout, pred)
+            .unwrap_or_else(|exited| panic!("{exited}"))
+    }
+
+    /// Like [`wait_for_line`](Self::wait_for_line), but an example that
+    /// exits first is an `Err` saying how, not a panic.
+    fn wait_for_line_or_exit(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return Ok(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "no line {what} after {timeout:?}; printed:\n{}",
+                        self.seen.join("\n")
+                    )
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait().expect("waiting for the example");
+                    return Err(format!(
+                        "the example exited ({status}) before printing a line {what}; printed:\n{}",
+                        self.seen.join("\n")
+                    ));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the `echo_server` example on a free port and waits until it says
+/// it listens; returns it and its address.
+///
+/// The port is one the OS picked for a listener we then closed, so another
+/// process may take it before the server binds it: then the server exits
+/// with an error, and we try again with another port.
+fn start_echo_server() -> (Running, String) {
+    const ATTEMPTS: usize = 3;
+    let mut failures = Vec::new();
+    for _ in 0..ATTEMPTS {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("binding 127.0.0.1:0")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut server = Running::start("echo_server", &[&addr]);
+        match server.wait_for_line_or_exit("saying it listens", EXAMPLE_TIMEOUT, |l| {
+            l.starts_with("echo server listening on ")
+        }) {
+            Ok(line) => {
+                assert_eq!(line, format!("echo server listening on {addr}"));
+                return (server, addr);
+            }
+            Err(exited) => failures.push(format!("on {addr}: {exited}")),
+        }
+    }
+    panic!(
+        "echo_server did not start in {ATTEMPTS} attempts:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn echo_client_gets_every_line_back_from_echo_server() {
+    // Build the client before starting the server, so the server's timeouts
+    // do not include a build.
+    example_bin("echo_client");
+    let (mut server, addr) = start_echo_server();
+
+    let out = run_example_with_args("echo_client", &[&addr]);
+    let echoed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("echoed: "))
+        .collect();
+    assert_eq!(
+        echoed,
+        [
+            "hello, echo server",
+            "aiolos speaks TCP",
+            "协程 and sockets",
+            "a line with trailing spaces   ",
+            "bye",
+        ],
+        "stdout:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l == format!("OK: 5 lines echoed back by {addr}")),
+        "stdout:\n{}",
+        out.stdout
+    );
+
+    // The server saw the connection open, then close after echoing every
+    // byte of the five lines (and their newlines).
+    server.wait_for_line("about an opened connection", EXAMPLE_TIMEOUT, |l| {
+        l.starts_with("connection from 127.0.0.1:") && l.ends_with(" opened")
+    });
+    let closed = server.wait_for_line("about a closed connection", EXAMPLE_TIMEOUT, |l| {
+        l.starts_with("connection from 127.0.0.1:") && l.contains(" closed")
+    });
+    let sent: usize = echoed.iter().map(|l| l.len() + 1).sum();
+    assert!(
+        closed.ends_with(&format!(" closed ({sent} bytes echoed)")),
+        "{closed}"
+    );
+    drop(server);
 }

@@ -23,7 +23,8 @@
 //! 3. prints one line on stdout: the nanoseconds per iteration; then, for a
 //!    workload that measures more than time (`timers_sleep`: how late its
 //!    sleeps woke), one `NAME=VALUE` line per metric, each the mean over the
-//!    timed iterations (e.g. `lateness_mean_ns=612345`);
+//!    timed iterations (e.g. `lateness_mean_ns=612345`; `tcp_echo` reports
+//!    `echo_rps`, `echo_rtt_mean_ns` and `echo_rtt_p99_ns`);
 //! 4. drops the runtime and exits 0.
 //!
 //! The parent accepts a time only from a child that printed it AND exited 0.
@@ -73,7 +74,7 @@ struct Opts {
 const USAGE: &str = "usage: compare [--workers N] [--runs R] [--only WORKLOAD,..] \
 [--runtimes aiolos,tokio,smol] [--iters K] [--timeout SECS]
 workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking,
-           timers_churn, timers_sleep";
+           timers_churn, timers_sleep, tcp_echo";
 
 fn parse_args() -> Result<Opts, String> {
     let mut opts = Opts {
