@@ -174,8 +174,8 @@ impl Driver {
         self.origin.checked_add(Duration::from_nanos(ns))
     }
 
-    /// Registers a file descriptor for readiness; it starts with no interest
-    /// and is armed by [`poll_ready`](Driver::poll_ready).
+    /// Registers a file descriptor for readiness in both directions,
+    /// edge-triggered (see `source.rs`).
     ///
     /// # Safety
     ///
@@ -197,7 +197,7 @@ impl Driver {
         dir: Direction,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        source.poll_ready(&self.poller, dir, cx)
+        source.poll_ready(dir, cx)
     }
 
     /// Registers a timer. Each entry is registered at most once; further

@@ -180,7 +180,7 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
         // Wake the tasks waiting on I/O readiness.
         for ev in events.iter() {
             if let Some(source) = driver.sources.get(ev.key) {
-                source.dispatch(&driver.poller, &ev, &mut fired);
+                source.dispatch(&ev, &mut fired);
             }
         }
         if !fired.is_empty() {

@@ -4,12 +4,11 @@
 //! # An operation (`poll_io`)
 //!
 //! 1. Spend one unit of the task's cooperative budget (yield if it is spent).
-//! 2. Try the operation. Anything but `WouldBlock` is the answer.
-//! 3. On `WouldBlock`, forget the direction's readiness and poll it again:
-//!    `Pending` stores the waker and arms the fd (see `source.rs`); readiness
-//!    that arrived between the operation and now is reported again by the
-//!    re-armed, level-triggered poller, so no wake-up is lost. When it is
-//!    ready, go to 2.
+//! 2. Note the direction's event tick, then try the operation. Anything but
+//!    `WouldBlock` is the answer.
+//! 3. On `WouldBlock`, forget the direction's readiness unless an event came
+//!    since the tick was noted (see `source.rs`), and poll it: `Pending`
+//!    stores the waker; the next edge wakes it. When it is ready, go to 2.
 //!
 //! Dropping the registration removes the fd from the poller first; the
 //! owner closes the fd afterwards (declare the registration before the I/O
@@ -62,9 +61,15 @@ impl Registration {
         self.driver.poll_ready(&self.source, dir, cx)
     }
 
-    /// Forgets readiness in `dir` (after an operation hit `WouldBlock`).
-    pub fn clear_ready(&self, dir: Direction) {
-        self.source.clear_ready(dir);
+    /// The event tick of `dir`, to note before an operation.
+    pub fn tick(&self, dir: Direction) -> u32 {
+        self.source.tick(dir)
+    }
+
+    /// Forgets readiness in `dir` after an operation begun at `tick` hit
+    /// `WouldBlock`, unless an event arrived since.
+    pub fn clear_ready(&self, dir: Direction, tick: u32) {
+        self.source.clear_ready(dir, tick);
     }
 
     /// Waits until the fd is ready in `dir` (or was since the last
@@ -85,11 +90,12 @@ impl Registration {
             return Poll::Pending;
         }
         loop {
+            let tick = self.source.tick(dir);
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 res => return Poll::Ready(res),
             }
-            self.clear_ready(dir);
+            self.clear_ready(dir, tick);
             if self.driver.is_shutdown() {
                 return Poll::Ready(Err(context::shut_down()));
             }

@@ -4,36 +4,37 @@
 //!
 //! # Protocol
 //!
-//! The poller runs in oneshot, level-triggered mode: an event disarms the fd
-//! until it is re-armed, and re-arming an fd that is already ready reports it
-//! again at once. So:
-//! 1. `poll_ready(dir)` returns `Ready` if an event for `dir` arrived since the
-//!    last `clear_ready(dir)`; otherwise it stores the waker and, if `dir` is
-//!    not armed, re-arms the fd for every direction that has a waiter.
-//! 2. The reactor, on an event, marks the reported directions ready and
-//!    disarmed, takes their wakers, and re-arms the fd for a direction that
-//!    still has a waiter (an event disarms both).
-//! 3. A user that got `WouldBlock` calls `clear_ready(dir)` and polls again.
-//!    Readiness that arrived in between is not lost: re-arming a ready fd
-//!    fires at once.
+//! The fd is registered once, for both directions, in edge-triggered mode:
+//! the poller reports a direction when it *becomes* ready (new data, room
+//! freed), and nothing has to be re-armed afterwards, so waiting costs no
+//! `epoll_ctl`. Each direction keeps a `ready` flag and a `tick` that counts
+//! the events seen for it.
+//! 1. An operation notes the direction's tick, then tries the I/O.
+//! 2. On `WouldBlock` it calls `clear_ready(dir, tick)`: readiness is
+//!    forgotten only if no event arrived since the tick was noted. An event
+//!    that came in between (the edge the poller will not report again) keeps
+//!    the flag set, and the operation tries again instead of waiting for an
+//!    edge that already passed.
+//! 3. `poll_ready(dir)` returns `Ready` while the flag is set; otherwise it
+//!    stores the waker and returns `Pending`.
+//! 4. The reactor, on an event, sets the flags of the reported directions,
+//!    bumps their ticks and takes their wakers.
 //!
 //! Keys carry a generation, so an event for a deregistered source can never
-//! wake a new source that reuses its slot (or its fd number).
-//!
-//! Deregistering marks the source unregistered and removes the fd from the
-//! poller under the source's lock. The reactor may still hold the source
-//! (it looked it up just before) and dispatch an event to it afterwards;
-//! under that lock it sees the mark and re-arms nothing: by then the fd
-//! number may belong to a new source, whose registration a re-arm with the
-//! old key would overwrite (and whose events it would lose).
+//! wake a new source that reuses its slot (or its fd number). Deregistering
+//! marks the source unregistered and removes the fd from the poller under
+//! the source's lock; a dispatch that raced with it touches only the old
+//! source's state (never the poller), so a new socket that reuses the fd
+//! number keeps its own registration.
 
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
-use polling::{Event, Poller};
+use polling::{Event, PollMode, Poller};
 
 /// A direction of readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub struct Source {
     key: usize,
     /// The file descriptor (the owner keeps it open until deregistering).
     fd: RawFd,
+    /// Events seen per direction (written under `state`'s lock, read
+    /// without it).
+    ticks: [AtomicU32; 2],
     /// Readiness and waiters of both directions, and whether the fd is
     /// still registered.
     state: Mutex<State>,
@@ -67,22 +71,16 @@ struct State {
 
 #[derive(Debug, Default)]
 struct DirState {
-    /// An event arrived since the last `clear_ready`.
+    /// An event arrived since the last successful `clear_ready`. (Adding the
+    /// fd to the poller reports its current readiness as a first event.)
     ready: bool,
-    /// The fd is armed for this direction.
-    armed: bool,
     /// Who waits.
     waker: Option<Waker>,
 }
 
 impl Source {
-    /// Polls readiness in `dir` (protocol step 1).
-    pub fn poll_ready(
-        &self,
-        poller: &Poller,
-        dir: Direction,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    /// Polls readiness in `dir` (protocol step 3).
+    pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut st = self.state.lock();
         if !st.registered {
             return Poll::Ready(Err(io::Error::other(
@@ -97,38 +95,25 @@ impl Source {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => d.waker = Some(cx.waker().clone()),
         }
-        if !d.armed {
-            d.armed = true;
-            if let Err(e) = self.rearm(poller, &st) {
-                st.dirs[dir as usize].armed = false;
-                return Poll::Ready(Err(e));
-            }
-        }
         Poll::Pending
     }
 
-    /// Forgets readiness in `dir` after the operation hit `WouldBlock`.
-    pub fn clear_ready(&self, dir: Direction) {
-        self.state.lock().dirs[dir as usize].ready = false;
+    /// The number of events seen in `dir` so far (protocol step 1).
+    pub fn tick(&self, dir: Direction) -> u32 {
+        self.ticks[dir as usize].load(Ordering::Acquire)
     }
 
-    /// Arms the fd for the directions marked armed (only while registered).
-    fn rearm(&self, poller: &Poller, st: &State) -> io::Result<()> {
-        debug_assert!(st.registered, "re-arming a deregistered source");
-        let ev = Event::new(
-            self.key,
-            st.dirs[Direction::Read as usize].armed,
-            st.dirs[Direction::Write as usize].armed,
-        );
-        // SAFETY: the owner keeps the fd open while it is registered, and
-        // `st.registered` (checked by our callers under the state lock that
-        // `deregister` takes) says it still is.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        poller.modify(fd, ev)
+    /// Forgets readiness in `dir` after an operation begun at `tick` hit
+    /// `WouldBlock`, unless an event arrived since (protocol step 2).
+    pub fn clear_ready(&self, dir: Direction, tick: u32) {
+        let mut st = self.state.lock();
+        if self.ticks[dir as usize].load(Ordering::Relaxed) == tick {
+            st.dirs[dir as usize].ready = false;
+        }
     }
 
     /// Marks the source deregistered and removes its fd from the poller,
-    /// both under the state lock, so no dispatch re-arms it afterwards.
+    /// both under the state lock, so no dispatch touches it afterwards.
     fn deregister(&self, poller: &Poller) -> io::Result<()> {
         let mut st = self.state.lock();
         if !st.registered {
@@ -139,36 +124,24 @@ impl Source {
         poller.delete(unsafe { BorrowedFd::borrow_raw(self.fd) })
     }
 
-    /// The reactor's half (protocol step 2).
-    pub(crate) fn dispatch(&self, poller: &Poller, ev: &Event, wakers: &mut Vec<Waker>) {
+    /// The reactor's half (protocol step 4).
+    pub(crate) fn dispatch(&self, ev: &Event, wakers: &mut Vec<Waker>) {
         let mut st = self.state.lock();
         if !st.registered {
-            // Deregistered after the reactor looked it up: its owner is gone
-            // and the fd number may be another source's now.
+            // Deregistered after the reactor looked it up: its owner is gone.
             return;
         }
-        let mut fired = false;
         for (dir, hit) in [
             (Direction::Read, ev.readable),
             (Direction::Write, ev.writable),
         ] {
-            let d = &mut st.dirs[dir as usize];
             if hit {
-                fired = true;
+                self.ticks[dir as usize].fetch_add(1, Ordering::Release);
+                let d = &mut st.dirs[dir as usize];
                 d.ready = true;
-                d.armed = false;
                 if let Some(w) = d.waker.take() {
                     wakers.push(w);
                 }
-            }
-        }
-        if fired {
-            // The event disarmed the fd as a whole: re-arm what still waits.
-            for d in st.dirs.iter_mut() {
-                d.armed = d.waker.is_some() && !d.ready;
-            }
-            if st.dirs.iter().any(|d| d.armed) {
-                let _ = self.rearm(poller, &st);
             }
         }
     }
@@ -203,14 +176,15 @@ impl Sources {
         let source = Arc::new(Source {
             key,
             fd,
+            ticks: [AtomicU32::new(0), AtomicU32::new(0)],
             state: Mutex::new(State {
                 dirs: Default::default(),
                 registered: true,
             }),
         });
         // SAFETY: the caller of `Driver::register` keeps `fd` open until it
-        // deregisters; it is added with no interest (armed on demand).
-        if let Err(e) = unsafe { poller.add(fd, Event::none(key)) } {
+        // deregisters. Both directions, edge-triggered, once for all.
+        if let Err(e) = unsafe { poller.add_with_mode(fd, Event::all(key), PollMode::Edge) } {
             slots.free.push(index);
             return Err(e);
         }
@@ -283,12 +257,8 @@ mod tests {
         let fd = old_r.as_raw_fd();
         let old = sources.insert(&poller, fd).unwrap();
         // Waiting in both directions; the reactor picks up a read event.
-        assert!(old
-            .poll_ready(&poller, Direction::Read, &mut cx)
-            .is_pending());
-        assert!(old
-            .poll_ready(&poller, Direction::Write, &mut cx)
-            .is_pending());
+        assert!(old.poll_ready(Direction::Read, &mut cx).is_pending());
+        assert!(old.poll_ready(Direction::Write, &mut cx).is_pending());
         let stale = sources.get(old.key).unwrap();
 
         // The owner deregisters and closes; a new pipe reuses the number.
@@ -307,13 +277,11 @@ mod tests {
             }
         };
         let new = sources.insert(&poller, reused.as_raw_fd()).unwrap();
-        assert!(new
-            .poll_ready(&poller, Direction::Read, &mut cx)
-            .is_pending());
+        assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
         // The reactor now dispatches the event it read before the removal.
         let mut wakers = Vec::new();
-        stale.dispatch(&poller, &Event::readable(stale.key), &mut wakers);
+        stale.dispatch(&Event::readable(stale.key), &mut wakers);
 
         // The new source still hears of its data.
         std::io::Write::write_all(&mut new_w, b"x").unwrap();

@@ -52,10 +52,11 @@ fn poll_io<T>(
     mut op: impl FnMut() -> std::io::Result<T>,
 ) -> Poll<T> {
     loop {
+        let tick = source.tick(dir);
         match op() {
             Ok(v) => return Poll::Ready(v),
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                source.clear_ready(dir);
+                source.clear_ready(dir, tick);
                 match driver.poll_ready(source, dir, cx) {
                     Poll::Ready(r) => r.unwrap(),
                     Poll::Pending => return Poll::Pending,
@@ -135,7 +136,7 @@ fn reader_and_writer_of_one_socket_each_get_their_own_wakeup() {
             Err(e) => panic!("{e}"),
         }
     }
-    source.clear_ready(Direction::Write);
+    source.clear_ready(Direction::Write, source.tick(Direction::Write));
 
     // A reader waits for data, a writer waits for room, on two threads.
     let (d1, s1, src1) = (driver.clone(), s.clone(), source.clone());
