@@ -265,3 +265,47 @@ fn connecting_to_a_full_backlog_fails_instead_of_returning_an_unconnected_stream
         assert_eq!(&buf, b"again");
     });
 }
+
+/// The halves of a split Unix stream, owned by two tasks, read and write at
+/// once (both directions fill the socket buffers), and dropping the write
+/// half ends the peer's stream.
+#[test]
+fn unix_split_halves_read_and_write_from_two_tasks_at_once() {
+    const LEN: u64 = 4 << 20;
+    let _wd = watchdog("unix_split", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (mut ar, mut aw) = a.into_split();
+        let peer = aiolos::spawn(async move {
+            exchange_both_ways(&b, LEN, 7, 8).await;
+        });
+        let writer = aiolos::spawn(async move {
+            let mut buf = vec![0; 32 * 1024];
+            let mut off = 0;
+            while off < LEN {
+                let n = (LEN - off).min(buf.len() as u64) as usize;
+                fill_pattern(8, off, &mut buf[..n]);
+                aw.write_all(&buf[..n]).await.unwrap();
+                off += n as u64;
+            }
+            // Dropping the half shuts down writing: the peer sees the end.
+        });
+        let reader = aiolos::spawn(async move {
+            let mut buf = vec![0; 32 * 1024];
+            let mut off = 0;
+            loop {
+                let n = ar.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                check_pattern("unix split", 7, off, &buf[..n]);
+                off += n as u64;
+            }
+            assert_eq!(off, LEN, "the stream ended early or ran long");
+        });
+        writer.await.unwrap();
+        reader.await.unwrap();
+        peer.await.unwrap();
+    });
+}

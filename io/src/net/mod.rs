@@ -15,4 +15,4 @@ mod unix;
 
 pub use tcp::{Incoming, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;
-pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixReadHalf, UnixStream, UnixWriteHalf};

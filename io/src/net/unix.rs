@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -157,6 +158,81 @@ impl UnixStream {
     /// Shuts down the read half, the write half, or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
+    }
+
+    /// Splits into halves that two tasks can own: reading from one while
+    /// writing to the other. Dropping the write half shuts down writing.
+    pub fn into_split(self) -> (UnixReadHalf, UnixWriteHalf) {
+        let stream = Arc::new(self);
+        (
+            UnixReadHalf {
+                stream: stream.clone(),
+            },
+            UnixWriteHalf { stream },
+        )
+    }
+}
+
+/// The reading half of a [`UnixStream`] (see
+/// [`into_split`](UnixStream::into_split)).
+#[derive(Debug)]
+pub struct UnixReadHalf {
+    stream: Arc<UnixStream>,
+}
+
+/// The writing half of a [`UnixStream`]; dropping it shuts down writing.
+#[derive(Debug)]
+pub struct UnixWriteHalf {
+    stream: Arc<UnixStream>,
+}
+
+impl AsyncRead for UnixReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.stream).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.stream).poll_read_vectored(cx, bufs)
+    }
+}
+
+impl AsyncWrite for UnixWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.stream).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.stream).poll_close(cx)
+    }
+}
+
+impl Drop for UnixWriteHalf {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
     }
 }
 
