@@ -84,39 +84,7 @@ impl Registration {
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
-        op: impl FnMut() -> io::Result<R>,
-    ) -> Poll<io::Result<R>> {
-        self.poll_io_then(dir, cx, op, |_| false)
-    }
-
-    /// A read from a *stream* socket into a buffer of `len` bytes: as
-    /// `poll_io`, and a short read (fewer bytes than asked, but not end of
-    /// stream) drained the socket, so readiness is cleared at once. The next
-    /// read then waits for the next event instead of trying first and
-    /// getting `WouldBlock` (one system call saved per message). Not for
-    /// datagram sockets, where a short read says nothing about the queue.
-    pub fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        op: impl FnMut() -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        self.poll_io_then(
-            Direction::Read,
-            cx,
-            op,
-            |r| matches!(r, Ok(n) if *n > 0 && *n < len),
-        )
-    }
-
-    /// `poll_io`, clearing readiness after a result `drained` says left the
-    /// socket with nothing more to give.
-    fn poll_io_then<R>(
-        &self,
-        dir: Direction,
-        cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
-        drained: impl Fn(&io::Result<R>) -> bool,
     ) -> Poll<io::Result<R>> {
         if context::poll_coop(cx).is_pending() {
             return Poll::Pending;
@@ -125,13 +93,7 @@ impl Registration {
             let tick = self.source.tick(dir);
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                res => {
-                    if drained(&res) {
-                        // An event since `tick` keeps the flag set.
-                        self.clear_ready(dir, tick);
-                    }
-                    return Poll::Ready(res);
-                }
+                res => return Poll::Ready(res),
             }
             self.clear_ready(dir, tick);
             if self.driver.is_shutdown() {

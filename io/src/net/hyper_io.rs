@@ -46,10 +46,9 @@ macro_rules! hyper_io {
                 // reads it and never de-initialises a byte), so every byte
                 // that was initialised before stays initialised.
                 let unfilled = unsafe { buf.as_mut() };
-                let len = unfilled.len();
                 let n = ready!(self
                     .inner
-                    .poll_read_stream(cx, len, |s| read_uninit(s.as_raw_fd(), unfilled)))?;
+                    .poll_read_with(cx, |s| read_uninit(s.as_raw_fd(), unfilled)))?;
                 // SAFETY: `read(2)` returned `n`, so it wrote the first `n`
                 // bytes of the unfilled part (and `n` is at most its length).
                 unsafe { buf.advance(n) };

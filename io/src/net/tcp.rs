@@ -296,8 +296,7 @@ macro_rules! stream_io {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                let len = buf.len();
-                self.inner.poll_read_stream(cx, len, |mut s| s.read(buf))
+                self.inner.poll_read_with(cx, |mut s| s.read(buf))
             }
 
             fn poll_read_vectored(
