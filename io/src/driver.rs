@@ -250,7 +250,10 @@ impl Driver {
     /// Worker `index` parks until its earliest deadline: it fires its own
     /// timers when it wakes, so the reactor need not watch them.
     pub fn worker_parked(&self, index: usize) {
-        self.workers[index].next.store(u64::MAX, Ordering::SeqCst);
+        // Under the lock: a rescue in progress must not publish after us.
+        let w = &self.workers[index];
+        let _timers = w.timers.lock();
+        w.next.store(u64::MAX, Ordering::SeqCst);
     }
 
     /// Worker `index` runs again; `next` is its earliest deadline (or

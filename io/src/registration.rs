@@ -51,6 +51,11 @@ impl Registration {
     }
 
     /// Polls readiness in `dir`, spending budget first.
+    ///
+    /// `Ready` means the fd is ready now: a readiness flag left over from an
+    /// earlier edge is checked with the kernel (`poll(2)`, no wait) and
+    /// cleared if stale, so a loop of `readable().await` and a
+    /// non-`read_with` read that hits `WouldBlock` waits instead of spinning.
     pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.driver.is_shutdown() {
             return Poll::Ready(Err(context::shut_down()));
@@ -58,7 +63,22 @@ impl Registration {
         if context::poll_coop(cx).is_pending() {
             return Poll::Pending;
         }
-        self.driver.poll_ready(&self.source, dir, cx)
+        // Events may keep coming while the kernel says "not ready" (data
+        // arriving and being read elsewhere); after a few rounds, report
+        // ready and let the caller's operation decide.
+        for _ in 0..4 {
+            let tick = self.source.tick(dir);
+            match self.driver.poll_ready(&self.source, dir, cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            match self.source.is_ready_now(dir) {
+                Ok(true) => return Poll::Ready(Ok(())),
+                Ok(false) => self.clear_ready(dir, tick),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// The event tick of `dir`, to note before an operation.

@@ -1,6 +1,7 @@
-//! I/O sources: file descriptors registered with the reactor, each with a
-//! separate waker slot per direction, so a task reading and another writing
-//! the same socket never take each other's wake-up.
+//! I/O sources: file descriptors registered with the reactor, each with
+//! separate waiters per direction, so a task reading and another writing the
+//! same socket never take each other's wake-up, and several tasks waiting in
+//! one direction (two acceptors on one listener) are all woken.
 //!
 //! # Protocol
 //!
@@ -16,9 +17,11 @@
 //!    the flag set, and the operation tries again instead of waiting for an
 //!    edge that already passed.
 //! 3. `poll_ready(dir)` returns `Ready` while the flag is set; otherwise it
-//!    stores the waker and returns `Pending`.
+//!    adds the waker to the direction's waiters (once per task) and returns
+//!    `Pending`.
 //! 4. The reactor, on an event, sets the flags of the reported directions,
-//!    bumps their ticks and takes their wakers.
+//!    bumps their ticks and wakes all their waiters (each polls again; the
+//!    ones that find nothing wait again).
 //!
 //! Keys carry a generation, so an event for a deregistered source can never
 //! wake a new source that reuses its slot (or its fd number). Deregistering
@@ -69,13 +72,17 @@ struct State {
     registered: bool,
 }
 
+/// Distinct waiters kept per direction before they are all woken (see
+/// `poll_ready`).
+const MAX_WAITERS: usize = 64;
+
 #[derive(Debug, Default)]
 struct DirState {
     /// An event arrived since the last successful `clear_ready`. (Adding the
     /// fd to the poller reports its current readiness as a first event.)
     ready: bool,
     /// Who waits.
-    waker: Option<Waker>,
+    waiters: Vec<Waker>,
 }
 
 impl Source {
@@ -91,11 +98,37 @@ impl Source {
         if d.ready {
             return Poll::Ready(Ok(()));
         }
-        match &d.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => d.waker = Some(cx.waker().clone()),
+        if !d.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            if d.waiters.len() == MAX_WAITERS {
+                // Waiters that gave up (their futures were dropped) stay
+                // until the next event; before the list grows further, wake
+                // them all: the live ones poll again and come back.
+                d.waiters.drain(..).for_each(Waker::wake);
+            }
+            d.waiters.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+
+    /// Whether the fd is ready in `dir` right now, asked of the kernel
+    /// (`poll(2)` without waiting): the `ready` flag only says an edge came
+    /// since the last `WouldBlock`.
+    pub fn is_ready_now(&self, dir: Direction) -> io::Result<bool> {
+        let events = match dir {
+            Direction::Read => libc::POLLIN | libc::POLLPRI | libc::POLLRDHUP,
+            Direction::Write => libc::POLLOUT,
+        };
+        let mut fd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid `pollfd`; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut fd, 1, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n > 0 && fd.revents != 0)
     }
 
     /// The number of events seen in `dir` so far (protocol step 1).
@@ -139,9 +172,7 @@ impl Source {
                 self.ticks[dir as usize].fetch_add(1, Ordering::Release);
                 let d = &mut st.dirs[dir as usize];
                 d.ready = true;
-                if let Some(w) = d.waker.take() {
-                    wakers.push(w);
-                }
+                wakers.append(&mut d.waiters);
             }
         }
     }

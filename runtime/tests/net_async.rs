@@ -199,3 +199,28 @@ fn a_large_transfer_both_ways_at_once_completes_with_every_byte_intact() {
         }
     });
 }
+
+/// `readable()` after the data was read by hand (not through `read_with`)
+/// waits for new data instead of returning at once forever: a loop of
+/// `readable().await` + read would otherwise spin.
+#[test]
+fn readable_waits_again_once_the_data_is_gone() {
+    let _wd = watchdog("readable_waits_again", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let a = Async::new(a).unwrap();
+        let mut b = b;
+        b.write_all(b"one").unwrap();
+        a.readable().await.unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!((&*a.get_ref()).read(&mut buf).unwrap(), 3);
+        // Nothing to read now: readable() must not complete.
+        let r = aiolos::time::timeout(std::time::Duration::from_millis(200), a.readable()).await;
+        assert!(r.is_err(), "readable() completed with nothing to read");
+        // New data: it completes.
+        b.write_all(b"two").unwrap();
+        a.readable().await.unwrap();
+        assert_eq!((&*a.get_ref()).read(&mut buf).unwrap(), 3);
+    });
+}

@@ -611,3 +611,36 @@ fn write_vectored_sends_every_slice_in_order() {
         assert_eq!(got, parts.concat(), "after {calls} vectored writes");
     });
 }
+
+/// Two tasks accepting on one shared listener are both woken: each of two
+/// connections reaches one of them (a single waker slot per direction would
+/// leave one task asleep for good).
+#[test]
+fn two_tasks_accepting_on_one_listener_both_get_a_connection() {
+    let _wd = watchdog("two_acceptors", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let acceptors: Vec<_> = (0..2)
+            .map(|_| {
+                let l = listener.clone();
+                aiolos::spawn(async move { l.accept().await.unwrap().1 })
+            })
+            .collect();
+        // Let both acceptors wait before anyone connects.
+        for _ in 0..10 {
+            aiolos::yield_now().await;
+        }
+        let c1 = TcpStream::connect(addr).await.unwrap();
+        let c2 = TcpStream::connect(addr).await.unwrap();
+        let mut peers = Vec::new();
+        for a in acceptors {
+            peers.push(a.await.unwrap());
+        }
+        peers.sort();
+        let mut want = vec![c1.local_addr().unwrap(), c2.local_addr().unwrap()];
+        want.sort();
+        assert_eq!(peers, want);
+    });
+}
