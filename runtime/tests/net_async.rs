@@ -214,13 +214,13 @@ fn readable_waits_again_once_the_data_is_gone() {
         b.write_all(b"one").unwrap();
         a.readable().await.unwrap();
         let mut buf = [0u8; 16];
-        assert_eq!((&*a.get_ref()).read(&mut buf).unwrap(), 3);
+        assert_eq!(a.get_ref().read(&mut buf).unwrap(), 3);
         // Nothing to read now: readable() must not complete.
         let r = aiolos::time::timeout(std::time::Duration::from_millis(200), a.readable()).await;
         assert!(r.is_err(), "readable() completed with nothing to read");
         // New data: it completes.
         b.write_all(b"two").unwrap();
         a.readable().await.unwrap();
-        assert_eq!((&*a.get_ref()).read(&mut buf).unwrap(), 3);
+        assert_eq!(a.get_ref().read(&mut buf).unwrap(), 3);
     });
 }
