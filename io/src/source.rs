@@ -98,15 +98,19 @@ impl Source {
         if d.ready {
             return Poll::Ready(Ok(()));
         }
+        let mut stale = Vec::new();
         if !d.waiters.iter().any(|w| w.will_wake(cx.waker())) {
             if d.waiters.len() == MAX_WAITERS {
                 // Waiters that gave up (their futures were dropped) stay
                 // until the next event; before the list grows further, wake
                 // them all: the live ones poll again and come back.
-                d.waiters.drain(..).for_each(Waker::wake);
+                stale = std::mem::take(&mut d.waiters);
             }
             d.waiters.push(cx.waker().clone());
         }
+        // Wake outside the lock: a waker may poll this source again.
+        drop(st);
+        stale.into_iter().for_each(Waker::wake);
         Poll::Pending
     }
 
@@ -323,5 +327,45 @@ mod tests {
         let keys: Vec<usize> = events.iter().map(|e| e.key).collect();
         assert_eq!(keys, [new.key], "the event went to the wrong key");
         sources.remove(&poller, &new).unwrap();
+    }
+
+    /// Waiters that pile up past the bound are all woken (the live ones
+    /// come back), and an event wakes every waiter of its direction.
+    #[test]
+    fn every_waiter_is_woken_and_the_list_stays_bounded() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+
+        let poller = Poller::new().unwrap();
+        let sources = Sources::default();
+        let (r, _w) = pipe();
+        let source = sources.insert(&poller, r.as_raw_fd()).unwrap();
+        let counts: Vec<Arc<Count>> = (0..MAX_WAITERS + 2)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        for c in &counts {
+            let waker = Waker::from(c.clone());
+            let mut cx = Context::from_waker(&waker);
+            assert!(source.poll_ready(Direction::Read, &mut cx).is_pending());
+        }
+        // The first MAX_WAITERS were woken when the next one came.
+        let woken = |i: usize| counts[i].0.load(SeqCst);
+        assert!((0..MAX_WAITERS).all(|i| woken(i) == 1));
+        assert_eq!(woken(MAX_WAITERS), 0);
+        assert_eq!(woken(MAX_WAITERS + 1), 0);
+        // An event wakes the two still waiting.
+        let mut wakers = Vec::new();
+        source.dispatch(&Event::readable(source.key), &mut wakers);
+        assert_eq!(wakers.len(), 2);
+        wakers.into_iter().for_each(Waker::wake);
+        assert_eq!(woken(MAX_WAITERS), 1);
+        assert_eq!(woken(MAX_WAITERS + 1), 1);
+        sources.remove(&poller, &source).unwrap();
     }
 }
