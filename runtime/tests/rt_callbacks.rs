@@ -504,8 +504,9 @@ fn run_forever_returns_when_a_callback_calls_stop() {
     let rt = runtime(2);
     let h = rt.handle();
     let h2 = h.clone();
-    h.call_later(ms(30), move || h2.stop());
+    // Before the timer is made: it fires at its exact deadline.
     let start = std::time::Instant::now();
+    h.call_later(ms(30), move || h2.stop());
     rt.run_forever();
     assert!(
         start.elapsed() >= ms(30),
@@ -520,12 +521,12 @@ fn run_forever_returns_when_another_thread_calls_stop() {
     let rt = runtime(2);
     let h = rt.handle();
     let (tx, rx) = mpsc::channel();
+    let start = std::time::Instant::now();
     h.call_later(ms(30), move || tx.send(()).unwrap());
     let stopper = thread::spawn(move || {
         rx.recv_timeout(LONG).expect("timer callback never ran");
         h.stop();
     });
-    let start = std::time::Instant::now();
     rt.run_forever();
     assert!(
         start.elapsed() >= ms(30),
@@ -538,11 +539,11 @@ fn run_forever_returns_when_another_thread_calls_stop() {
 fn run_forever_returns_when_a_task_calls_stop() {
     let _wd = watchdog("run_forever_stop_from_task", 120);
     let rt = runtime(2);
+    let start = std::time::Instant::now();
     let t = rt.spawn(async {
         sleep(ms(30)).await;
         Handle::current().stop();
     });
-    let start = std::time::Instant::now();
     rt.run_forever();
     assert!(
         start.elapsed() >= ms(30),
@@ -562,8 +563,8 @@ fn stop_before_run_forever_makes_it_return_at_once_and_only_once() {
     assert!(start.elapsed() < Duration::from_secs(10));
     // The early stop was used up: the next run waits for a new stop().
     let h2 = h.clone();
-    h.call_later(ms(50), move || h2.stop());
     let start = std::time::Instant::now();
+    h.call_later(ms(50), move || h2.stop());
     rt.run_forever();
     assert!(
         start.elapsed() >= ms(50),
@@ -580,11 +581,11 @@ fn run_forever_can_be_called_again_after_it_returns() {
     let ticks = Counter::new();
     for round in 1..=3 {
         let (h2, t) = (h.clone(), ticks.clone());
+        let start = std::time::Instant::now();
         h.call_later(ms(20), move || {
             t.incr();
             h2.stop();
         });
-        let start = std::time::Instant::now();
         rt.run_forever();
         assert!(start.elapsed() >= ms(20), "round {round} returned early");
         assert_eq!(ticks.get(), round);
