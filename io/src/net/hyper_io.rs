@@ -22,14 +22,6 @@ use hyper::rt::{Read, ReadBufCursor, Write as HyperWrite};
 use super::tcp::read_uninit;
 use super::{TcpStream, UnixStream};
 
-/// Shuts down writing; a socket already disconnected counts as done.
-fn shutdown_write(result: io::Result<()>) -> io::Result<()> {
-    match result {
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-        r => r,
-    }
-}
-
 /// Implements hyper's `Read` and `Write` for a stream type whose `inner`
 /// derefs to an `Async` of a standard library socket (`$ty` may be a
 /// reference type: `&TcpStream` shares one socket between a reader and a
@@ -84,7 +76,7 @@ macro_rules! hyper_io {
             }
 
             fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(shutdown_write(
+                Poll::Ready(super::shut_down_ok(
                     self.inner.get_ref().shutdown(Shutdown::Write),
                 ))
             }

@@ -1,7 +1,7 @@
 //! TCP: `TcpListener`, `TcpStream` and its owned halves.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{self, Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use futures_io::{AsyncRead, AsyncWrite};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::addr::{each_addr, resolve, with_addr};
@@ -286,66 +285,6 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-/// Forwards the futures-io traits to `&Async<net::TcpStream>`; `poll_close`
-/// shuts down writing.
-macro_rules! stream_io {
-    ($ty:ty, read) => {
-        impl AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                self.inner.poll_read_with(cx, |mut s| s.read(buf))
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner.poll_read_with(cx, |mut s| s.read_vectored(bufs))
-            }
-        }
-    };
-    ($ty:ty, write) => {
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.inner.poll_write_with(cx, |mut s| s.write(buf))
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner
-                    .poll_write_with(cx, |mut s| s.write_vectored(bufs))
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(shutdown_write(self.inner.get_ref()))
-            }
-        }
-    };
-}
-
-/// Shuts down writing; a socket already disconnected counts as done.
-fn shutdown_write(s: &net::TcpStream) -> io::Result<()> {
-    match s.shutdown(Shutdown::Write) {
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-        r => r,
-    }
-}
-
 stream_io!(TcpStream, read);
 stream_io!(TcpStream, write);
 stream_io!(&TcpStream, read);
@@ -385,7 +324,7 @@ impl OwnedWriteHalf {
 
 impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
-        let _ = shutdown_write(self.inner.get_ref());
+        let _ = super::shut_down_ok(self.inner.get_ref().shutdown(Shutdown::Write));
     }
 }
 

@@ -1,7 +1,7 @@
 //! Unix-domain sockets: `UnixListener`, `UnixStream`, `UnixDatagram`.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{self, SocketAddr};
@@ -236,60 +236,10 @@ impl Drop for UnixWriteHalf {
     }
 }
 
-macro_rules! unix_stream_io {
-    ($ty:ty) => {
-        impl AsyncRead for $ty {
-            fn poll_read(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &mut [u8],
-            ) -> Poll<io::Result<usize>> {
-                self.inner.poll_read_with(cx, |mut s| s.read(buf))
-            }
-
-            fn poll_read_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &mut [IoSliceMut<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner.poll_read_with(cx, |mut s| s.read_vectored(bufs))
-            }
-        }
-
-        impl AsyncWrite for $ty {
-            fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
-                self.inner.poll_write_with(cx, |mut s| s.write(buf))
-            }
-
-            fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
-                self.inner
-                    .poll_write_with(cx, |mut s| s.write_vectored(bufs))
-            }
-
-            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(Ok(()))
-            }
-
-            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(match self.inner.get_ref().shutdown(Shutdown::Write) {
-                    Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-                    r => r,
-                })
-            }
-        }
-    };
-}
-
-unix_stream_io!(UnixStream);
-unix_stream_io!(&UnixStream);
+stream_io!(UnixStream, read);
+stream_io!(UnixStream, write);
+stream_io!(&UnixStream, read);
+stream_io!(&UnixStream, write);
 
 /// A Unix-domain datagram socket.
 pub struct UnixDatagram {
