@@ -400,6 +400,7 @@ mod tests {
 
     #[test]
     fn deadline_is_nanoseconds_since_the_origin_and_saturates() {
+        let _fds = crate::TEST_FDS.lock().unwrap_or_else(|e| e.into_inner());
         let d = Driver::new(0).unwrap();
         assert_eq!(d.deadline(d.origin()), 0);
         assert_eq!(d.deadline(d.origin() + Duration::from_micros(1)), 1_000);

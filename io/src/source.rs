@@ -283,6 +283,7 @@ mod tests {
     /// fd under the old key: the new source would never hear of its events.
     #[test]
     fn a_stale_dispatch_does_not_rearm_a_reused_fd_number() {
+        let _fds = crate::TEST_FDS.lock().unwrap_or_else(|e| e.into_inner());
         let poller = Poller::new().unwrap();
         let sources = Sources::default();
         let waker = Waker::from(Arc::new(Noop));
@@ -342,6 +343,7 @@ mod tests {
             }
         }
 
+        let _fds = crate::TEST_FDS.lock().unwrap_or_else(|e| e.into_inner());
         let poller = Poller::new().unwrap();
         let sources = Sources::default();
         let (r, _w) = pipe();
