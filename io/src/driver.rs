@@ -276,6 +276,11 @@ impl Driver {
     /// Publishes a worker's earliest deadline (under its wheel's lock), and
     /// wakes the reactor if it must now look earlier.
     fn publish(&self, w: &WorkerWheel, next: u64) {
+        // Most fires leave the earliest deadline where a previous publish
+        // put it: skip the store and the look at the reactor's target.
+        if w.next.load(Ordering::Relaxed) == next {
+            return;
+        }
         w.next.store(next, Ordering::SeqCst);
         if next != u64::MAX
             && next.saturating_add(RESCUE_AFTER_NS) < self.sleep_until.load(Ordering::SeqCst)

@@ -47,6 +47,17 @@ impl Parker {
 
     /// Sleeps until `unpark` (returns at once if one is pending).
     pub(crate) fn park(&self) {
+        self.park_inner(None);
+    }
+
+    /// Sleeps until `unpark` or until `deadline`, whichever comes first
+    /// (returns at once if a notification is pending). A notification that
+    /// races with the timeout is consumed: the caller looks for work anyway.
+    pub(crate) fn park_until(&self, deadline: std::time::Instant) {
+        self.park_inner(Some(deadline));
+    }
+
+    fn park_inner(&self, deadline: Option<std::time::Instant>) {
         // Fast path: a notification is already here.
         if self
             .state
@@ -69,44 +80,16 @@ impl Parker {
             Err(other) => unreachable!("inconsistent park state {other}"),
         }
         loop {
-            self.cvar.wait(&mut guard);
-            if self
-                .state
-                .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            {
-                return;
-            }
-            // Spurious wake-up: still PARKED.
-        }
-    }
-
-    /// Sleeps until `unpark` or until `deadline`, whichever comes first
-    /// (returns at once if a notification is pending). A notification that
-    /// races with the timeout is consumed: the caller looks for work anyway.
-    pub(crate) fn park_until(&self, deadline: std::time::Instant) {
-        if self
-            .state
-            .compare_exchange(NOTIFIED, EMPTY, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            return;
-        }
-        let mut guard = self.lock.lock();
-        match self
-            .state
-            .compare_exchange(EMPTY, PARKED, Ordering::SeqCst, Ordering::SeqCst)
-        {
-            Ok(_) => {}
-            Err(NOTIFIED) => {
-                self.state.store(EMPTY, Ordering::SeqCst);
-                return;
-            }
-            Err(other) => unreachable!("inconsistent park state {other}"),
-        }
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let timed_out = left.is_zero() || self.cvar.wait_for(&mut guard, left).timed_out();
+            let timed_out = match deadline {
+                None => {
+                    self.cvar.wait(&mut guard);
+                    false
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(std::time::Instant::now());
+                    left.is_zero() || self.cvar.wait_for(&mut guard, left).timed_out()
+                }
+            };
             if timed_out {
                 // PARKED or NOTIFIED: either way we are awake now.
                 self.state.swap(EMPTY, Ordering::SeqCst);
