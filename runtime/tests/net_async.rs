@@ -225,36 +225,3 @@ fn readable_waits_again_once_the_data_is_gone() {
     });
 }
 
-/// Readiness waits respect the cooperative budget: a task whose reads are
-/// always ready (the data is already queued) still yields now and then, so
-/// a task queued behind it on a one-worker runtime gets to run long before
-/// the reader is done.
-#[test]
-fn reads_that_are_always_ready_still_let_other_tasks_run() {
-    const BYTES: usize = 64 * 1024;
-    let _wd = watchdog("io_budget", 120);
-    let rt = runtime(1);
-    let (a, mut b) = UnixStream::pair().unwrap();
-    // Queue everything before the reader starts: no read will wait.
-    b.write_all(&vec![7u8; BYTES]).unwrap();
-    let reads_before_other_ran = rt
-        .block_on(rt.spawn(async move {
-            let a = Async::new(a).unwrap();
-            let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let r = ran.clone();
-            aiolos::spawn(async move { r.store(true, std::sync::atomic::Ordering::SeqCst) })
-                .detach();
-            let mut buf = [0u8; 1];
-            let mut reads = 0usize;
-            while !ran.load(std::sync::atomic::Ordering::SeqCst) && reads < BYTES {
-                a.read_with(|s| (&*s).read(&mut buf)).await.unwrap();
-                reads += 1;
-            }
-            reads
-        }))
-        .unwrap();
-    assert!(
-        reads_before_other_ran < BYTES,
-        "the reader read all {BYTES} bytes without ever yielding"
-    );
-}
