@@ -224,4 +224,3 @@ fn readable_waits_again_once_the_data_is_gone() {
         assert_eq!(a.get_ref().read(&mut buf).unwrap(), 3);
     });
 }
-
