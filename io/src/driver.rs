@@ -27,6 +27,36 @@
 //! fires them and hands the wakers to the scheduler, so one blocked worker
 //! delays its timers by milliseconds, not for as long as it is blocked.
 //!
+//! # I/O duty
+//!
+//! Registered sources live in [`Interest`], an epoll instance of their own
+//! that any thread may poll without waiting (`poll_io`). Exactly one party
+//! has the duty of looking at it:
+//! - **Busy workers.** A running worker polls it every so many tasks and
+//!   whenever it runs out of tasks, and runs the tasks that became ready
+//!   from its own queue. Nobody sleeps in `epoll_wait` then, so a `send()`
+//!   on loopback wakes no thread: no context switch, no hop through the
+//!   injector.
+//! - **The reactor.** The interest fd is registered in the reactor's
+//!   poller, one-shot. While armed, an event wakes the reactor, which takes
+//!   the events, hands the woken tasks to the scheduler in one batch and
+//!   unparks one worker; that consumes the arming.
+//!
+//! The duty passes to the reactor (the watch is armed, `watch_io`):
+//! 1. when the last running worker parks, after it has registered as
+//!    parked and taken a last look (`poll_io`); events that arrived since
+//!    make the armed watch fire at once, so none is lost;
+//! 2. when the reactor, after consuming an arming, finds every worker
+//!    parked (a parker may have armed just before the reactor consumed its
+//!    arming, see 1);
+//! 3. when the workers have not polled for [`IO_CHECK`] although some run:
+//!    one is stuck in a long poll and the others are parked, so an I/O event
+//!    now waits at most about twice that long.
+//!
+//! While the watch is not armed the reactor wakes every [`IO_CHECK`] to
+//! make check 3; an armed watch needs no checks, so an idle runtime's
+//! reactor sleeps until its next timer.
+//!
 //! # Protocol (no late timer)
 //!
 //! The reactor publishes its target in `sleep_until`, then looks at the queue
@@ -47,8 +77,9 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
-use polling::Poller;
+use polling::{Event, PollMode, Poller};
 
+use crate::epoll::Interest;
 use crate::source::{Direction, Source, Sources};
 use crate::timer::{TimerEntry, Timers, REACTOR};
 
@@ -62,6 +93,16 @@ pub const RESCUE_AFTER: Duration = Duration::from_millis(5);
 
 /// [`RESCUE_AFTER`] in nanoseconds.
 const RESCUE_AFTER_NS: u64 = RESCUE_AFTER.as_nanos() as u64;
+
+/// How often the reactor checks that running workers still poll for I/O
+/// while the watch is not armed (see "I/O duty" above).
+pub const IO_CHECK: Duration = Duration::from_millis(1);
+
+/// [`IO_CHECK`] in nanoseconds.
+pub(crate) const IO_CHECK_NS: u64 = IO_CHECK.as_nanos() as u64;
+
+/// The poller key of the interest fd (the poller reserves `usize::MAX`).
+pub(crate) const WATCH_KEY: usize = 0;
 
 /// One millisecond in nanoseconds.
 const MS: u64 = 1_000_000;
@@ -99,6 +140,13 @@ pub struct Driver {
     pub(crate) shutdown: AtomicBool,
     /// Registered I/O sources.
     pub(crate) sources: Sources,
+    /// The epoll instance the sources are registered in.
+    interest: Interest,
+    /// Whether the reactor's watch on `interest` is armed (a hint for the
+    /// reactor's check 3; see "I/O duty").
+    pub(crate) watch_armed: AtomicBool,
+    /// How many times workers polled `interest` (for check 3).
+    pub(crate) io_polls: CachePadded<AtomicU64>,
     /// The workers' timer wheels.
     workers: Box<[CachePadded<WorkerWheel>]>,
 }
@@ -114,6 +162,17 @@ thread_local! {
 
 impl Driver {
     pub(crate) fn new(workers: usize) -> io::Result<Driver> {
+        let poller = Poller::new()?;
+        let interest = Interest::new()?;
+        // SAFETY: `interest` lives in the driver next to the poller; the
+        // poller's epoll instance drops it when either is closed.
+        unsafe {
+            poller.add_with_mode(
+                std::os::fd::AsRawFd::as_raw_fd(&interest),
+                Event::readable(WATCH_KEY),
+                PollMode::Oneshot,
+            )?;
+        }
         Ok(Driver {
             workers: (0..workers)
                 .map(|i| {
@@ -123,7 +182,10 @@ impl Driver {
                     })
                 })
                 .collect(),
-            poller: Poller::new()?,
+            poller,
+            interest,
+            watch_armed: AtomicBool::new(true),
+            io_polls: CachePadded::new(AtomicU64::new(0)),
             ops: Injector::new(),
             wheel_now: AtomicU64::new(0),
             sleep_until: AtomicU64::new(u64::MAX),
@@ -182,12 +244,43 @@ impl Driver {
     /// `fd` must stay open until [`deregister`](Driver::deregister) is called
     /// for the returned source.
     pub unsafe fn register(&self, fd: RawFd) -> io::Result<Arc<Source>> {
-        self.sources.insert(&self.poller, fd)
+        self.sources.insert(&self.interest, fd)
     }
 
     /// Removes a source; no event for it is delivered afterwards.
     pub fn deregister(&self, source: &Source) -> io::Result<()> {
-        self.sources.remove(&self.poller, source)
+        self.sources.remove(&self.interest, source)
+    }
+
+    /// Takes the pending I/O events without waiting and collects the
+    /// wakers of the tasks they make ready; returns how many events there
+    /// were. Running workers call this (see "I/O duty").
+    pub fn poll_io(&self, wakers: &mut Vec<Waker>) -> usize {
+        self.io_polls.fetch_add(1, Ordering::Relaxed);
+        self.take_io(wakers)
+    }
+
+    /// `poll_io` for the reactor (not counted as a worker's poll).
+    pub(crate) fn take_io(&self, wakers: &mut Vec<Waker>) -> usize {
+        self.interest.poll_now(|ev| {
+            if let Some(source) = self.sources.get(ev.key) {
+                source.dispatch(ev, wakers);
+            }
+        })
+    }
+
+    /// Hands the I/O duty to the reactor: arms its watch, so that the next
+    /// event (or one already pending) wakes it. The last running worker
+    /// calls this when it parks, after registering as parked.
+    pub fn watch_io(&self) {
+        self.watch_armed.store(true, Ordering::SeqCst);
+        // An error could only mean the poller is broken, which the
+        // reactor's next wait reports.
+        let _ = self.poller.modify_with_mode(
+            &self.interest,
+            Event::readable(WATCH_KEY),
+            PollMode::Oneshot,
+        );
     }
 
     /// Polls `source` for readiness in `dir` (see `source.rs`).

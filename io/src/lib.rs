@@ -24,6 +24,7 @@
 //!     on_thread_stop: None,
 //!     wake_batch: Box::new(|wakers, _| wakers.drain(..).for_each(Waker::wake)),
 //!     workers: 0,
+//!     all_parked: Box::new(|| true),
 //! })
 //! .unwrap();
 //! let driver = reactor.driver().clone();
@@ -71,6 +72,7 @@
 mod async_fd;
 pub mod context;
 mod driver;
+mod epoll;
 pub mod net;
 mod reactor;
 mod registration;
@@ -78,7 +80,7 @@ mod source;
 mod timer;
 
 pub use async_fd::Async;
-pub use driver::{Driver, RESCUE_AFTER};
+pub use driver::{Driver, IO_CHECK, RESCUE_AFTER};
 pub use reactor::{Config, Hook, Reactor, WakeBatch, Woken};
 pub use registration::Registration;
 pub use source::{Direction, Source};

@@ -15,9 +15,13 @@
 //!    delay), look at the operation queue and the workers' deadlines once
 //!    more (see `driver.rs`), and wait in the poller until that target, an
 //!    I/O event, or a `notify`.
-//! 5. Dispatch I/O events to their sources (see `source.rs`), hand the
-//!    woken readers and writers to the scheduler in one batch, and yield the
-//!    CPU once so they can run before the next look.
+//!    While the I/O watch is not armed, wake every [`IO_CHECK`] to check
+//!    that running workers still poll for I/O, and arm it if they do not
+//!    (see "I/O duty" in `driver.rs`).
+//! 5. When the watch fired: take the I/O events, dispatch them to their
+//!    sources (see `source.rs`), hand the woken readers and writers to the
+//!    scheduler in one batch, and yield the CPU once so they can run before
+//!    the next look. If every worker is parked, arm the watch again.
 //!
 //! # Shutdown
 //!
@@ -35,7 +39,7 @@ use std::thread;
 
 use polling::Events;
 
-use crate::driver::{Driver, Op};
+use crate::driver::{Driver, Op, IO_CHECK_NS, WATCH_KEY};
 use crate::timer::{Timers, REACTOR};
 
 /// A function run on the reactor thread at its start or end.
@@ -66,6 +70,9 @@ pub struct Config {
     pub wake_batch: WakeBatch,
     /// How many workers have a timer wheel in the driver.
     pub workers: usize,
+    /// Whether every worker is parked (then the reactor keeps the I/O
+    /// watch armed; see "I/O duty" in `driver.rs`).
+    pub all_parked: Box<dyn Fn() -> bool + Send + 'static>,
 }
 
 impl fmt::Debug for Config {
@@ -98,7 +105,7 @@ impl Reactor {
                 if let Some(f) = &config.on_thread_start {
                     f();
                 }
-                run(&d, &config.wake_batch);
+                run(&d, &config);
                 if let Some(f) = &config.on_thread_stop {
                     f();
                 }
@@ -136,10 +143,15 @@ impl Drop for Reactor {
 }
 
 /// The loop (steps in the module docs).
-fn run(driver: &Driver, wake_batch: &WakeBatch) {
+fn run(driver: &Driver, config: &Config) {
+    let wake_batch = &config.wake_batch;
     let mut timers = Timers::new(REACTOR);
     let mut events = Events::new();
     let mut fired: Vec<Waker> = Vec::new();
+    // Check 3 of "I/O duty": the workers' poll count at the last check, and
+    // when to check next.
+    let mut seen_polls = driver.io_polls.load(Ordering::Relaxed);
+    let mut check_at = 0;
     while !driver.shutdown.load(Ordering::Acquire) {
         // 1. Timer operations.
         driver.take_ops(|op| match op {
@@ -160,8 +172,24 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
             continue;
         }
 
-        // 4. Sleep until the next deadline.
-        let next = timers.next_deadline().unwrap_or(u64::MAX).min(rescue);
+        // 4. Sleep until the next deadline; while the workers have the I/O
+        // duty, no longer than the next check that they still poll.
+        let mut next = timers.next_deadline().unwrap_or(u64::MAX).min(rescue);
+        if !driver.watch_armed.load(Ordering::SeqCst) {
+            if now >= check_at {
+                let polls = driver.io_polls.load(Ordering::Relaxed);
+                if polls == seen_polls {
+                    // Nobody polled since the last check: take the duty.
+                    driver.watch_io();
+                } else {
+                    seen_polls = polls;
+                    check_at = now.saturating_add(IO_CHECK_NS);
+                }
+            }
+            if !driver.watch_armed.load(Ordering::SeqCst) {
+                next = next.min(check_at);
+            }
+        }
         driver.set_sleep_until(next);
         if driver.has_ops() || driver.rescue_due_before(next, now) {
             continue;
@@ -178,21 +206,25 @@ fn run(driver: &Driver, wake_batch: &WakeBatch) {
                 panic!("aiolos reactor: polling failed: {e}");
             }
         }
-        // Wake the tasks waiting on I/O readiness.
-        for ev in events.iter() {
-            if let Some(source) = driver.sources.get(ev.key) {
-                source.dispatch(&ev, &mut fired);
+
+        // 5. The watch fired (which disarmed it): take the I/O events.
+        if events.iter().any(|ev| ev.key == WATCH_KEY) {
+            driver.watch_armed.store(false, Ordering::SeqCst);
+            driver.take_io(&mut fired);
+            if !fired.is_empty() {
+                wake_batch(&mut fired, Woken::Io);
+                fired.clear();
+                // Let the woken tasks run before we look again: on a loaded
+                // machine the worker we just unparked gets the CPU now, and
+                // the readiness its work produces is waiting when we next
+                // look, in one batch, instead of waking us once per event.
+                std::thread::yield_now();
             }
-        }
-        if !fired.is_empty() {
-            wake_batch(&mut fired, Woken::Io);
-            fired.clear();
-            // Let the woken tasks run before we look again: on a loaded
-            // machine the worker we just unparked gets the CPU now, and the
-            // readiness its work produces is waiting when we next look, in
-            // one batch, instead of waking us once per event. (tcp_echo on
-            // 2 cores: 78-88k round trips/s without this, 96-111k with.)
-            std::thread::yield_now();
+            if (config.all_parked)() {
+                // Nobody runs to poll (a worker that parked last may have
+                // armed the watch just before we consumed it).
+                driver.watch_io();
+            }
         }
     }
     // Shutdown step 2: pending entries and their wakers go with the wheel.

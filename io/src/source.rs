@@ -6,38 +6,40 @@
 //! # Protocol
 //!
 //! The fd is registered once, for both directions, in edge-triggered mode:
-//! the poller reports a direction when it *becomes* ready (new data, room
+//! the interest list (`epoll.rs`) reports a direction when it *becomes* ready (new data, room
 //! freed), and nothing has to be re-armed afterwards, so waiting costs no
 //! `epoll_ctl`. Each direction keeps a `ready` flag and a `tick` that counts
 //! the events seen for it.
 //! 1. An operation notes the direction's tick, then tries the I/O.
 //! 2. On `WouldBlock` it calls `clear_ready(dir, tick)`: readiness is
 //!    forgotten only if no event arrived since the tick was noted. An event
-//!    that came in between (the edge the poller will not report again) keeps
+//!    that came in between (an edge that will not be reported again) keeps
 //!    the flag set, and the operation tries again instead of waiting for an
 //!    edge that already passed.
 //! 3. `poll_ready(dir)` returns `Ready` while the flag is set; otherwise it
 //!    adds the waker to the direction's waiters (once per task) and returns
 //!    `Pending`.
-//! 4. The reactor, on an event, sets the flags of the reported directions,
+//! 4. Whoever takes an event (a worker or the reactor, see "I/O duty" in
+//!    `driver.rs`) sets the flags of the reported directions,
 //!    bumps their ticks and wakes all their waiters (each polls again; the
 //!    ones that find nothing wait again).
 //!
 //! Keys carry a generation, so an event for a deregistered source can never
 //! wake a new source that reuses its slot (or its fd number). Deregistering
-//! marks the source unregistered and removes the fd from the poller under
-//! the source's lock; a dispatch that raced with it touches only the old
-//! source's state (never the poller), so a new socket that reuses the fd
+//! marks the source unregistered and removes the fd from the interest list
+//! under the source's lock; a dispatch that raced with it touches only the
+//! old source's state (never the interest list), so a new socket that reuses the fd
 //! number keeps its own registration.
 
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use parking_lot::Mutex;
-use polling::{Event, PollMode, Poller};
+
+use crate::epoll::{Interest, Ready};
 
 /// A direction of readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +53,7 @@ pub enum Direction {
 /// A registered file descriptor.
 #[derive(Debug)]
 pub struct Source {
-    /// The poller key: slot index in the low 32 bits, generation above.
+    /// The event key: slot index in the low 32 bits, generation above.
     key: usize,
     /// The file descriptor (the owner keeps it open until deregistering).
     fd: RawFd,
@@ -79,7 +81,7 @@ const MAX_WAITERS: usize = 64;
 #[derive(Debug, Default)]
 struct DirState {
     /// An event arrived since the last successful `clear_ready`. (Adding the
-    /// fd to the poller reports its current readiness as a first event.)
+    /// fd to the interest list reports its current readiness as a first event.)
     ready: bool,
     /// Who waits.
     waiters: Vec<Waker>,
@@ -149,20 +151,21 @@ impl Source {
         }
     }
 
-    /// Marks the source deregistered and removes its fd from the poller,
-    /// both under the state lock, so no dispatch touches it afterwards.
-    fn deregister(&self, poller: &Poller) -> io::Result<()> {
+    /// Marks the source deregistered and removes its fd from the interest
+    /// list, both under the state lock, so no dispatch touches it afterwards.
+    fn deregister(&self, interest: &Interest) -> io::Result<()> {
         let mut st = self.state.lock();
         if !st.registered {
             return Ok(());
         }
         st.registered = false;
-        // SAFETY: the fd is still open (the owner deregisters before closing).
-        poller.delete(unsafe { BorrowedFd::borrow_raw(self.fd) })
+        // The fd is still open: the owner deregisters before closing.
+        interest.delete(self.fd)
     }
 
-    /// The reactor's half (protocol step 4).
-    pub(crate) fn dispatch(&self, ev: &Event, wakers: &mut Vec<Waker>) {
+    /// The event side (protocol step 4), run by whichever thread took
+    /// the event (a worker or the reactor).
+    pub(crate) fn dispatch(&self, ev: Ready, wakers: &mut Vec<Waker>) {
         let mut st = self.state.lock();
         if !st.registered {
             // Deregistered after the reactor looked it up: its owner is gone.
@@ -195,7 +198,7 @@ struct Slots {
 }
 
 impl Sources {
-    pub(crate) fn insert(&self, poller: &Poller, fd: RawFd) -> io::Result<Arc<Source>> {
+    pub(crate) fn insert(&self, interest: &Interest, fd: RawFd) -> io::Result<Arc<Source>> {
         let mut slots = self.slots.lock();
         let index = match slots.free.pop() {
             Some(i) => i,
@@ -217,9 +220,9 @@ impl Sources {
                 registered: true,
             }),
         });
-        // SAFETY: the caller of `Driver::register` keeps `fd` open until it
-        // deregisters. Both directions, edge-triggered, once for all.
-        if let Err(e) = unsafe { poller.add_with_mode(fd, Event::all(key), PollMode::Edge) } {
+        // Both directions, edge-triggered, once for all (the caller of
+        // `Driver::register` keeps `fd` open until it deregisters).
+        if let Err(e) = interest.add(fd, key) {
             slots.free.push(index);
             return Err(e);
         }
@@ -227,7 +230,7 @@ impl Sources {
         Ok(source)
     }
 
-    pub(crate) fn remove(&self, poller: &Poller, source: &Source) -> io::Result<()> {
+    pub(crate) fn remove(&self, interest: &Interest, source: &Source) -> io::Result<()> {
         let index = (source.key & 0xFFFF_FFFF) as u32;
         let mut slots = self.slots.lock();
         match slots.entries.get_mut(index as usize) {
@@ -238,7 +241,7 @@ impl Sources {
             _ => return Ok(()),
         }
         drop(slots);
-        source.deregister(poller)
+        source.deregister(interest)
     }
 
     /// The source an event key names, unless it has been deregistered.
@@ -255,9 +258,16 @@ mod tests {
     use std::os::fd::AsRawFd;
     use std::sync::Arc;
     use std::task::Wake;
-    use std::time::Duration;
 
     struct Noop;
+
+    fn readable(key: usize) -> Ready {
+        Ready {
+            key,
+            readable: true,
+            writable: false,
+        }
+    }
 
     impl Wake for Noop {
         fn wake(self: Arc<Self>) {}
@@ -284,21 +294,21 @@ mod tests {
     #[test]
     fn a_stale_dispatch_does_not_rearm_a_reused_fd_number() {
         let _fds = crate::TEST_FDS.lock().unwrap_or_else(|e| e.into_inner());
-        let poller = Poller::new().unwrap();
+        let interest = Interest::new().unwrap();
         let sources = Sources::default();
         let waker = Waker::from(Arc::new(Noop));
         let mut cx = Context::from_waker(&waker);
 
         let (old_r, _old_w) = pipe();
         let fd = old_r.as_raw_fd();
-        let old = sources.insert(&poller, fd).unwrap();
+        let old = sources.insert(&interest, fd).unwrap();
         // Waiting in both directions; the reactor picks up a read event.
         assert!(old.poll_ready(Direction::Read, &mut cx).is_pending());
         assert!(old.poll_ready(Direction::Write, &mut cx).is_pending());
         let stale = sources.get(old.key).unwrap();
 
         // The owner deregisters and closes; a new pipe reuses the number.
-        sources.remove(&poller, &old).unwrap();
+        sources.remove(&interest, &old).unwrap();
         drop(old_r);
         let (new_r, mut new_w) = pipe();
         let reused = if new_r.as_raw_fd() == fd {
@@ -312,22 +322,19 @@ mod tests {
                 std::fs::File::from_raw_fd(fd)
             }
         };
-        let new = sources.insert(&poller, reused.as_raw_fd()).unwrap();
+        let new = sources.insert(&interest, reused.as_raw_fd()).unwrap();
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
         // The reactor now dispatches the event it read before the removal.
         let mut wakers = Vec::new();
-        stale.dispatch(&Event::readable(stale.key), &mut wakers);
+        stale.dispatch(readable(stale.key), &mut wakers);
 
         // The new source still hears of its data.
         std::io::Write::write_all(&mut new_w, b"x").unwrap();
-        let mut events = polling::Events::new();
-        poller
-            .wait(&mut events, Some(Duration::from_secs(10)))
-            .unwrap();
-        let keys: Vec<usize> = events.iter().map(|e| e.key).collect();
+        let mut keys = Vec::new();
+        interest.poll_now(|ev| keys.push(ev.key));
         assert_eq!(keys, [new.key], "the event went to the wrong key");
-        sources.remove(&poller, &new).unwrap();
+        sources.remove(&interest, &new).unwrap();
     }
 
     /// Waiters that pile up past the bound are all woken (the live ones
@@ -344,10 +351,10 @@ mod tests {
         }
 
         let _fds = crate::TEST_FDS.lock().unwrap_or_else(|e| e.into_inner());
-        let poller = Poller::new().unwrap();
+        let interest = Interest::new().unwrap();
         let sources = Sources::default();
         let (r, _w) = pipe();
-        let source = sources.insert(&poller, r.as_raw_fd()).unwrap();
+        let source = sources.insert(&interest, r.as_raw_fd()).unwrap();
         let counts: Vec<Arc<Count>> = (0..MAX_WAITERS + 2)
             .map(|_| Arc::new(Count(AtomicUsize::new(0))))
             .collect();
@@ -363,11 +370,11 @@ mod tests {
         assert_eq!(woken(MAX_WAITERS + 1), 0);
         // An event wakes the two still waiting.
         let mut wakers = Vec::new();
-        source.dispatch(&Event::readable(source.key), &mut wakers);
+        source.dispatch(readable(source.key), &mut wakers);
         assert_eq!(wakers.len(), 2);
         wakers.into_iter().for_each(Waker::wake);
         assert_eq!(woken(MAX_WAITERS), 1);
         assert_eq!(woken(MAX_WAITERS + 1), 1);
-        sources.remove(&poller, &source).unwrap();
+        sources.remove(&interest, &source).unwrap();
     }
 }

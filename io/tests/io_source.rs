@@ -74,6 +74,7 @@ fn reactor() -> Reactor {
         on_thread_stop: None,
         wake_batch: Box::new(|w, _| w.drain(..).for_each(Waker::wake)),
         workers: 0,
+        all_parked: Box::new(|| true),
     })
     .unwrap()
 }

@@ -59,6 +59,7 @@ fn reactor(workers: usize) -> (Reactor, Arc<AtomicUsize>) {
             w.drain(..).for_each(Waker::wake);
         }),
         workers,
+        all_parked: Box::new(|| true),
     })
     .unwrap();
     (reactor, timer_batches)

@@ -7,6 +7,8 @@ mod common;
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -223,4 +225,76 @@ fn readable_waits_again_once_the_data_is_gone() {
         a.readable().await.unwrap();
         assert_eq!(a.get_ref().read(&mut buf).unwrap(), 3);
     });
+}
+
+/// Readiness waits respect the cooperative budget: a task whose reads are
+/// always ready (the data is already queued) still yields now and then, so
+/// a task queued behind it on a one-worker runtime gets to run long before
+/// the reader is done.
+#[test]
+fn reads_that_are_always_ready_still_let_other_tasks_run() {
+    const BYTES: usize = 64 * 1024;
+    let _wd = watchdog("io_budget", 120);
+    let rt = runtime(1);
+    let (a, mut b) = UnixStream::pair().unwrap();
+    // Queue everything before the reader starts: no read will wait.
+    b.write_all(&vec![7u8; BYTES]).unwrap();
+    let reads_before_other_ran = rt
+        .block_on(rt.spawn(async move {
+            let a = Async::new(a).unwrap();
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = ran.clone();
+            aiolos::spawn(async move { r.store(true, SeqCst) }).detach();
+            let mut buf = [0u8; 1];
+            let mut reads = 0usize;
+            while !ran.load(SeqCst) && reads < BYTES {
+                a.read_with(|s| (&*s).read(&mut buf)).await.unwrap();
+                reads += 1;
+            }
+            reads
+        }))
+        .unwrap();
+    assert!(
+        reads_before_other_ran < BYTES,
+        "the reader read all {BYTES} bytes without ever yielding"
+    );
+}
+
+/// While one worker is stuck in a long poll and the other is parked, nobody
+/// polls for I/O between tasks: the reactor must notice and take the watch
+/// back, or the reader below never wakes (and the spinning task never
+/// stops).
+#[test]
+fn readiness_arrives_while_a_worker_is_stuck_in_a_long_poll() {
+    let _wd = watchdog("io_stuck_worker", 120);
+    let rt = runtime(2);
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinning = Arc::new(AtomicBool::new(false));
+    let (stop2, spinning2) = (stop.clone(), spinning.clone());
+    let reader = rt.spawn(async move {
+        let mut a = Async::new(a).unwrap();
+        let mut buf = [0u8; 1];
+        // The first message passes through the reactor's watch (which that
+        // disarms); the second waits while a worker spins.
+        a.read_exact(&mut buf).await.unwrap();
+        aiolos::spawn(async move {
+            spinning2.store(true, SeqCst);
+            while !stop2.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+        })
+        .detach();
+        a.read_exact(&mut buf).await.unwrap();
+        stop.store(true, SeqCst);
+        buf[0]
+    });
+    b.write_all(b"1").unwrap();
+    let t0 = std::time::Instant::now();
+    while !spinning.load(SeqCst) {
+        assert!(t0.elapsed() < LONG, "the spinning task never started");
+        std::thread::yield_now();
+    }
+    b.write_all(b"2").unwrap();
+    assert_eq!(rt.block_on(reader).unwrap(), b'2');
 }

@@ -446,3 +446,19 @@ fn task_that_only_consumes_budget_does_not_starve_a_task_it_spawned() {
     let spins = join_timeout(spinner, "spinner").expect("spinner failed");
     assert!(spins >= 1, "spinner never consumed budget");
 }
+
+/// A task spawned from outside just as the workers go to sleep still runs.
+/// Each spawn below comes right after the previous task finished, while the
+/// worker that ran it is on its way to park: the last worker to park must
+/// look at the injector once more, or it sleeps on the task (a one-worker
+/// runtime never searches, so only that last look saves it).
+#[test]
+fn tasks_spawned_from_outside_while_the_workers_go_to_sleep_all_run() {
+    let _wd = watchdog("spawn_while_parking", 120);
+    for workers in [1, 2] {
+        let rt = runtime(workers);
+        for i in 0..10_000u32 {
+            assert_eq!(rt.block_on(rt.spawn(async move { i })).unwrap(), i);
+        }
+    }
+}

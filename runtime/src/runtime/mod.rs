@@ -79,6 +79,7 @@ impl Runtime {
         // fired wakers) once the scheduler exists.
         let scheduler: StdArc<OnceLock<Arc<Shared>>> = StdArc::new(OnceLock::new());
         let for_reactor = scheduler.clone();
+        let for_watch = scheduler.clone();
         let reactor = aiolos_io::Reactor::start(aiolos_io::Config {
             thread_name: format!("{}-reactor", config.thread_name),
             on_thread_start: config.on_thread_start.clone(),
@@ -88,6 +89,10 @@ impl Runtime {
                 None => wakers.drain(..).for_each(|w| w.wake()),
             }),
             workers: n,
+            all_parked: Box::new(move || match for_watch.get() {
+                Some(shared) => shared.idle.all_parked(),
+                None => true,
+            }),
         })?;
         let shared = Arc::new(Shared::new(stealers, config, reactor.driver().clone()));
         let _ = scheduler.set(shared.clone());

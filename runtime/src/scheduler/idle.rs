@@ -16,9 +16,12 @@
 //!    wakes another worker (the caller does), which spreads a burst of work
 //!    over the workers one wake-up at a time.
 //! 4. A worker with nothing to do announces itself as a sleeper under the lock
-//!    (`transition_to_parked`). If it was the last searcher, it must look at
-//!    every queue once more and wake someone if work is there: a producer may
-//!    have skipped its wake-up because it saw this worker searching.
+//!    (`transition_to_parked`). If it was the last searcher, or the last
+//!    worker awake, it must look at every queue once more and wake someone
+//!    if work is there: a producer may have skipped its wake-up because it
+//!    saw this worker searching, or every worker awake. (Without the second
+//!    case a one-worker runtime, whose worker never searches, could sleep
+//!    on a task spawned while it was going to sleep.)
 //!
 //! The counter updates are `SeqCst`, and producers issue a `SeqCst`
 //! read-modify-write after pushing, so either the producer sees the sleeper
@@ -30,6 +33,17 @@ use crate::loom::{AtomicBool, AtomicUsize, Mutex, Ordering};
 const SEARCH_MASK: usize = (1 << 16) - 1;
 /// One unparked worker.
 const UNPARK_ONE: usize = 1 << 16;
+
+/// What a worker that parks must do besides sleeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Parked {
+    /// It was the last searcher: it must look at every queue once more
+    /// (protocol step 4).
+    pub(crate) last_searcher: bool,
+    /// No other worker is awake: it hands the I/O duty to the reactor
+    /// ("I/O duty" in `aiolos_io`'s `driver.rs`).
+    pub(crate) last_awake: bool,
+}
 
 /// Worker sleep and search accounting.
 #[derive(Debug)]
@@ -96,15 +110,22 @@ impl Idle {
         prev & SEARCH_MASK == 1
     }
 
-    /// Registers worker `index` as a sleeper; true when it was the last
-    /// searcher (then the caller must re-check every queue).
-    pub(crate) fn transition_to_parked(&self, index: usize, searching: bool) -> bool {
+    /// Registers worker `index` as a sleeper.
+    pub(crate) fn transition_to_parked(&self, index: usize, searching: bool) -> Parked {
         let mut sleepers = self.sleepers.lock();
         let dec = UNPARK_ONE + usize::from(searching);
         let prev = self.state.fetch_sub(dec, Ordering::SeqCst);
         sleepers.push(index);
         self.sleeping[index].store(true, Ordering::SeqCst);
-        searching && prev & SEARCH_MASK == 1
+        Parked {
+            last_searcher: searching && prev & SEARCH_MASK == 1,
+            last_awake: prev / UNPARK_ONE == 1,
+        }
+    }
+
+    /// Whether every worker is parked.
+    pub(crate) fn all_parked(&self) -> bool {
+        self.state.load(Ordering::SeqCst) / UNPARK_ONE == 0
     }
 
     /// Worker `index` woke by itself (its timers were due) and leaves the
@@ -138,7 +159,7 @@ mod tests {
     #[test]
     fn no_wakeup_while_someone_searches() {
         let idle = Idle::new(2);
-        assert!(!idle.transition_to_parked(0, false));
+        assert!(!idle.transition_to_parked(0, false).last_searcher);
         assert!(idle.transition_to_searching());
         assert_eq!(idle.worker_to_notify(), None);
         assert!(idle.transition_from_searching());
@@ -160,16 +181,30 @@ mod tests {
     fn last_searcher_parking_is_reported() {
         let idle = Idle::new(2);
         assert!(idle.transition_to_searching());
-        assert!(idle.transition_to_parked(1, true));
-        assert!(!idle.transition_to_parked(0, false));
+        let parked = idle.transition_to_parked(1, true);
+        assert!(parked.last_searcher && !parked.last_awake);
+        let parked = idle.transition_to_parked(0, false);
+        assert!(!parked.last_searcher && parked.last_awake);
+        assert!(idle.all_parked());
+        assert_eq!(idle.worker_to_notify(), Some(0));
+        assert!(!idle.all_parked());
+    }
+
+    #[test]
+    fn the_only_worker_parks_as_the_last_one_awake() {
+        let idle = Idle::new(1);
+        // It never searches, so only `last_awake` makes it look again.
+        assert!(!idle.transition_to_searching());
+        let parked = idle.transition_to_parked(0, false);
+        assert!(!parked.last_searcher && parked.last_awake);
         assert_eq!(idle.worker_to_notify(), Some(0));
     }
 
     #[test]
     fn a_worker_woken_by_its_timers_leaves_the_sleepers() {
         let idle = Idle::new(2);
-        assert!(!idle.transition_to_parked(0, false));
-        assert!(!idle.transition_to_parked(1, false));
+        assert!(!idle.transition_to_parked(0, false).last_awake);
+        assert!(idle.transition_to_parked(1, false).last_awake);
         assert!(idle.unpark_self(0));
         assert!(!idle.is_sleeping(0));
         // Worker 0 runs, not searching: a producer wakes the other one.

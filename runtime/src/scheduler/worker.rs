@@ -109,7 +109,10 @@ pub(crate) struct Local {
     advertised: Cell<bool>,
     /// Set while waking fired timers: wake-ups then go to `due`.
     firing: Cell<bool>,
-    /// Reused buffer for fired wakers.
+    /// Set while waking tasks whose I/O became ready: wake-ups then go to
+    /// the local queue.
+    io_waking: Cell<bool>,
+    /// Reused buffer for the wakers of fired timers and ready I/O.
     fired: Cell<Vec<Waker>>,
 }
 
@@ -150,6 +153,7 @@ impl Local {
             due_streak: Cell::new(0),
             advertised: Cell::new(false),
             firing: Cell::new(false),
+            io_waking: Cell::new(false),
             fired: Cell::new(Vec::new()),
         }
     }
@@ -165,6 +169,12 @@ impl Local {
             // Woken by one of our timers (`fire_timers` wakes a sibling if
             // there is more than this worker will run at once).
             self.due.push(task);
+            return;
+        }
+        if self.io_waking.get() {
+            // Made ready by our I/O poll: in order, behind what is queued
+            // (`poll_io` wakes a sibling once for the whole batch).
+            self.queue.push(task);
             return;
         }
         if is_yield {
@@ -184,7 +194,11 @@ impl Local {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
         while !self.shared.is_shutdown() {
-            if let Some(task) = self.next_task().or_else(|| self.steal()) {
+            if let Some(task) = self
+                .next_task()
+                .or_else(|| self.steal())
+                .or_else(|| self.poll_io().then(|| self.queue.pop()).flatten())
+            {
                 self.run_task(task);
                 continue;
             }
@@ -252,6 +266,28 @@ impl Local {
         }
     }
 
+    /// Takes the pending I/O events (the workers' I/O duty, see "I/O duty"
+    /// in `aiolos_io`'s `driver.rs`): the tasks they make ready go to the
+    /// local queue, and a sibling is woken if there is more than one.
+    /// Returns whether any task was woken.
+    fn poll_io(&self) -> bool {
+        let mut fired = self.fired.take();
+        self.shared.driver.poll_io(&mut fired);
+        let woke = !fired.is_empty();
+        if woke {
+            self.io_waking.set(true);
+            let _reset = ResetOnDrop(&self.io_waking);
+            for w in fired.drain(..) {
+                w.wake();
+            }
+        }
+        self.fired.set(fired);
+        if self.queue.len() > 1 {
+            self.shared.notify_parked();
+        }
+        woke
+    }
+
     /// The next timer-woken task: ours, or, while a sibling advertises a
     /// backlog, half of its due queue.
     fn pop_due(&self) -> Option<Notified> {
@@ -287,6 +323,8 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
+            // Tasks whose I/O became ready join the back of our queue.
+            self.poll_io();
             // Timer wake-ups the reactor fired first (they are late).
             let task =
                 steal_one(&self.shared.due_injector).or_else(|| steal_one(&self.shared.injector));
@@ -337,8 +375,16 @@ impl Local {
     fn park(&self) {
         let shared = &self.shared;
         let was_searching = self.searching.replace(false);
-        if shared.idle.transition_to_parked(self.index, was_searching) {
+        let parked = shared.idle.transition_to_parked(self.index, was_searching);
+        if parked.last_searcher || parked.last_awake {
+            // A producer may have skipped its wake-up because it saw us
+            // searching, or awake (see `idle.rs`, step 4).
             shared.notify_if_work_pending();
+        }
+        if parked.last_awake {
+            // Nobody runs to poll for I/O now: the reactor watches it (an
+            // event since our last poll fires the watch at once).
+            shared.driver.watch_io();
         }
         loop {
             if shared.is_shutdown() {
