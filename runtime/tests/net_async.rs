@@ -5,10 +5,11 @@
 
 mod common;
 
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -262,39 +263,63 @@ fn reads_that_are_always_ready_still_let_other_tasks_run() {
 
 /// While one worker is stuck in a long poll and the other is parked, nobody
 /// polls for I/O between tasks: the reactor must notice and take the watch
-/// back, or the reader below never wakes (and the spinning task never
-/// stops).
+/// back (check 3 of "I/O duty" in `aiolos_io`), or the reader below never
+/// wakes (and the spinning task never stops).
 #[test]
 fn readiness_arrives_while_a_worker_is_stuck_in_a_long_poll() {
+    const ROUNDS: usize = 5;
     let _wd = watchdog("io_stuck_worker", 120);
     let rt = runtime(2);
-    let (a, mut b) = UnixStream::pair().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let spinning = Arc::new(AtomicBool::new(false));
     let (stop2, spinning2) = (stop.clone(), spinning.clone());
-    let reader = rt.spawn(async move {
-        let mut a = Async::new(a).unwrap();
-        let mut buf = [0u8; 1];
-        // The first message passes through the reactor's watch (which that
-        // disarms); the second waits while a worker spins.
-        a.read_exact(&mut buf).await.unwrap();
-        aiolos::spawn(async move {
-            spinning2.store(true, SeqCst);
-            while !stop2.load(SeqCst) {
-                std::hint::spin_loop();
-            }
-        })
-        .detach();
-        a.read_exact(&mut buf).await.unwrap();
-        stop.store(true, SeqCst);
-        buf[0]
+    // One worker spins for the whole test, so it never polls for I/O and
+    // never parks (which would hand the watch to the reactor).
+    let spinner = rt.spawn(async move {
+        spinning2.store(true, SeqCst);
+        while !stop2.load(SeqCst) {
+            std::hint::spin_loop();
+        }
     });
-    b.write_all(b"1").unwrap();
     let t0 = std::time::Instant::now();
     while !spinning.load(SeqCst) {
         assert!(t0.elapsed() < LONG, "the spinning task never started");
         std::thread::yield_now();
     }
-    b.write_all(b"2").unwrap();
-    assert_eq!(rt.block_on(reader).unwrap(), b'2');
+    let (a, mut b) = UnixStream::pair().unwrap();
+    // The round whose read last returned `Pending` (plus one).
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let w = waiting.clone();
+    let reader = rt.spawn(async move {
+        let mut a = Async::new(a).unwrap();
+        let mut got = Vec::new();
+        for round in 1..=ROUNDS {
+            let mut buf = [0u8; 1];
+            let mut read = std::pin::pin!(a.read_exact(&mut buf));
+            std::future::poll_fn(|cx| {
+                let r = read.as_mut().poll(cx);
+                if r.is_pending() {
+                    w.store(round, SeqCst);
+                }
+                r
+            })
+            .await
+            .unwrap();
+            got.push(buf[0]);
+        }
+        got
+    });
+    for round in 1..=ROUNDS {
+        // Write only once the reader waits, on the other worker (which
+        // then parks) or behind the spinner.
+        while waiting.load(SeqCst) != round {
+            assert!(t0.elapsed() < LONG, "the reader never waited");
+            std::thread::yield_now();
+        }
+        b.write_all(&[round as u8]).unwrap();
+    }
+    let got = rt.block_on(reader).unwrap();
+    stop.store(true, SeqCst);
+    rt.block_on(spinner).unwrap();
+    assert_eq!(got, (1..=ROUNDS as u8).collect::<Vec<_>>());
 }
