@@ -102,3 +102,19 @@ pub fn all_tasks() -> Vec<TaskInfo> {
         None => panic!("{}", crate::context::no_runtime("aiolos::task::all_tasks")),
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_words_decode_to_the_listed_states() {
+        assert_eq!(TaskState::from_word(state::INITIAL), TaskState::Scheduled);
+        assert_eq!(TaskState::from_word(state::JOIN_INTEREST), TaskState::Idle);
+        let running = state::RUNNING | state::SCHEDULED | state::JOIN_INTEREST;
+        assert_eq!(TaskState::from_word(running), TaskState::Running);
+        let finishing = state::RUNNING | state::FINISHING;
+        assert_eq!(TaskState::from_word(finishing), TaskState::Finished);
+        assert_eq!(TaskState::from_word(state::COMPLETE), TaskState::Finished);
+    }
+}
