@@ -251,6 +251,45 @@ fn as_completed_yields_results_in_completion_order() {
 }
 
 #[test]
+fn as_completed_keeps_completion_order_for_tasks_that_finished_between_polls() {
+    let _wd = watchdog("as_completed_batch_order", 120);
+    // One worker: a task's completion (done callback, then the wake-up the
+    // stream sees) is over before the next task can start.
+    let rt = runtime(1);
+    rt.block_on(async {
+        let mut gates = Vec::new();
+        let mut finished = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..5 {
+            let (go, t) = gated(i);
+            let (tx, rx) = oneshot::channel::<()>();
+            t.add_done_callback(move |_| {
+                let _ = tx.send(());
+            });
+            gates.push(Some(go));
+            finished.push(Some(rx));
+            tasks.push(t);
+        }
+        let mut stream = as_completed(tasks);
+        assert!(poll_once(&mut stream.next()).await.is_pending());
+        // Let 3, 1, 4 finish one after the other while nobody polls.
+        let order = [3usize, 1, 4];
+        for &i in &order {
+            gates[i].take().unwrap().send(()).unwrap();
+            finished[i].take().unwrap().await.unwrap();
+        }
+        for &i in &order {
+            assert_eq!(stream.next().await.unwrap().unwrap(), i as u32);
+        }
+        for i in [0usize, 2] {
+            gates[i].take().unwrap().send(()).unwrap();
+            assert_eq!(stream.next().await.unwrap().unwrap(), i as u32);
+        }
+        assert!(stream.next().await.is_none());
+    });
+}
+
+#[test]
 fn as_completed_reports_errors_and_dropping_it_detaches_the_rest() {
     let _wd = watchdog("as_completed_errors", 120);
     let rt = runtime(2);

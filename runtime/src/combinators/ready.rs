@@ -17,9 +17,10 @@
 //!
 //! The parent (the only consumer):
 //! 1. stores its waker (`register`), then
-//! 2. takes the whole stack with one swap into its private batch, and for each
-//!    node reads `next`, clears `queued` (from here on a wake queues the child
-//!    again) and polls the child.
+//! 2. takes the whole stack with one swap into its private batch, reversed
+//!    so that children come out in wake order, and for each node reads
+//!    `next`, clears `queued` (from here on a wake queues the child again)
+//!    and polls the child.
 //!
 //! No wake-up is lost: a push that finds the stack empty happened after the
 //! parent's last swap, which came after the parent stored its waker, so the
@@ -121,12 +122,27 @@ impl ReadyQueue {
     /// The next queued child, taking the stack when the batch is empty.
     fn pop(&mut self) -> Option<usize> {
         if self.batch == 0 {
-            self.batch = self.inner.head.swap(0, Ordering::AcqRel);
+            self.batch = self.take_stack();
         }
         let i = self.batch.checked_sub(1)?;
         // Read the link while `queued` is still set: nobody else writes it.
         self.batch = self.inner.nodes[i].next.load(Ordering::Relaxed);
         Some(i)
+    }
+
+    /// Empties the stack and returns it reversed: oldest wake first, so
+    /// children are polled (and `as_completed` yields) in wake order.
+    fn take_stack(&self) -> usize {
+        let mut cur = self.inner.head.swap(0, Ordering::AcqRel);
+        let mut reversed = 0;
+        while let Some(i) = cur.checked_sub(1) {
+            // The links of queued nodes are ours until `queued` is cleared.
+            let node = &self.inner.nodes[i];
+            cur = node.next.load(Ordering::Relaxed);
+            node.next.store(reversed, Ordering::Relaxed);
+            reversed = i + 1;
+        }
+        reversed
     }
 
     /// Puts child `i` (just popped, still `queued`) back at the front.
@@ -299,9 +315,7 @@ mod tests {
         wakers[3].wake_by_ref(); // already queued: no second entry
         wakers[1].wake_by_ref();
         assert_eq!(parent.0.load(std::sync::atomic::Ordering::SeqCst), 1);
-        let mut got = drain(&mut q, &mut cx);
-        got.sort();
-        assert_eq!(got, vec![1, 3]);
+        assert_eq!(drain(&mut q, &mut cx), vec![3, 1], "in wake order");
         drop(wakers);
         assert_eq!(Arc::strong_count(&q.inner), 1);
     }
