@@ -181,7 +181,7 @@ fn an_empty_gather_is_ready_at_once() {
 }
 
 #[test]
-fn dropping_a_gather_cancels_its_unfinished_tasks() {
+fn cancelling_a_gather_cancels_its_unfinished_tasks() {
     let _wd = watchdog("gather_drop_cancels", 120);
     let rt = runtime(2);
     let drops = Counter::new();
@@ -195,7 +195,7 @@ fn dropping_a_gather_cancels_its_unfinished_tasks() {
         }
         let mut g = gather(tasks);
         assert!(poll_once(&mut g).await.is_pending());
-        drop(g);
+        g.cancel();
         cancelled
     });
     for rx in cancelled {

@@ -31,10 +31,10 @@ use crate::task::cascade;
 /// results. Only woken children are polled again, so gathering n futures is
 /// O(n) work in total.
 ///
-/// Dropping the returned [`Gather`] before it finishes (for instance when the
-/// task awaiting it is cancelled) drops the unfinished futures and
-/// **cancels** the unfinished `Task`s among them (asyncio: cancelling a
-/// gather cancels its children). Wrap a task in [`shield`](crate::shield) to
+/// Dropping the returned [`Gather`] before it finishes, or calling
+/// [`cancel`](Gather::cancel) on it (or cancelling the task awaiting it),
+/// drops the unfinished futures and **cancels** the unfinished `Task`s among
+/// them (asyncio: cancelling a gather cancels its children). Wrap a task in [`shield`](crate::shield) to
 /// keep it out of that.
 ///
 /// ```
@@ -95,6 +95,13 @@ pub struct Gather<F: Future> {
     children: Children<F, F::Output>,
 }
 
+impl<F: Future> Gather<F> {
+    /// Gives up on the gather (asyncio's `gather(...).cancel()`): drops the
+    /// unfinished futures and cancels the unfinished tasks among them. The
+    /// same as dropping it.
+    pub fn cancel(self) {}
+}
+
 impl<F: Future> Future for Gather<F> {
     type Output = Vec<F::Output>;
 
@@ -121,6 +128,12 @@ pub struct TryGather<F, T, E> {
     children: Children<F, T>,
     /// The error type (the futures' outputs are `Result<T, E>`).
     _error: PhantomData<fn() -> E>,
+}
+
+impl<F, T, E> TryGather<F, T, E> {
+    /// Gives up on the gather, as [`Gather::cancel`] does; the same as
+    /// dropping it.
+    pub fn cancel(self) {}
 }
 
 impl<F, T, E> Future for TryGather<F, T, E>

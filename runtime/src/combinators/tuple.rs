@@ -222,6 +222,10 @@ impl<T: TupleChildren> GatherTuple<T> {
             done: false,
         }
     }
+
+    /// Gives up on the gather, as [`Gather::cancel`](super::Gather::cancel)
+    /// does; the same as dropping it.
+    pub fn cancel(self) {}
 }
 
 impl<T: TupleChildren> Future for GatherTuple<T> {
