@@ -374,3 +374,38 @@ fn gather_futures_are_send_and_sync_over_send_sync_children() {
     let m = gather!(std::future::ready(1u8), std::future::ready("x"));
     assert_send_sync(&m);
 }
+
+#[test]
+fn a_task_detached_while_a_gather_gives_up_is_not_cancelled() {
+    let _wd = watchdog("gather_detach", 120);
+    let rt = runtime(2);
+    let gate = Gate::new();
+    let rx = rt.block_on(async {
+        let g = gate.clone();
+        let kept = aiolos::spawn(async move { g.wait().await });
+        let rx = report_cancelled(&kept);
+        /// Detaches its task when dropped.
+        struct DetachOnDrop(Option<Task<()>>);
+        impl Drop for DetachOnDrop {
+            fn drop(&mut self) {
+                self.0.take().unwrap().detach();
+            }
+        }
+        let holder = DetachOnDrop(Some(kept));
+        let mut g = Box::pin(gather!(
+            async move {
+                let _holder = holder;
+                std::future::pending::<()>().await
+            },
+            std::future::pending::<()>()
+        ));
+        assert!(poll_once(&mut g).await.is_pending());
+        drop(g);
+        rx
+    });
+    gate.open();
+    assert!(
+        !rx.recv_timeout(LONG).unwrap(),
+        "a detached task was cancelled"
+    );
+}

@@ -27,7 +27,8 @@ use super::{coop, owned::Callback};
 /// [`try_gather`](crate::try_gather) after the first error, a cancelled
 /// [`TaskGroup`](crate::TaskGroup) child's future) cancels its task, like
 /// asyncio's cancellation reaching the task being awaited. Wrap it in
-/// [`shield`](crate::shield) to keep it running.
+/// [`shield`](crate::shield), or [`detach`](Task::detach) it, to keep it
+/// running.
 ///
 /// ```
 /// let rt = aiolos::Runtime::new().unwrap();
@@ -157,8 +158,12 @@ impl<T> Task<T> {
         self.header().name.as_deref().map(|n| &*n.0)
     }
 
-    /// Lets the task run on without a handle (same as dropping it).
-    pub fn detach(self) {}
+    /// Lets the task run on without a handle: the same as dropping it,
+    /// except that it never cancels the task, not even where a dropped
+    /// handle would (see the type's docs).
+    pub fn detach(self) {
+        self.detach_uncancelled();
+    }
 
     /// Calls `callback` once with the task's result when it finishes, or at
     /// once (on this thread) if it already has; asyncio's
