@@ -12,8 +12,9 @@ use super::ready::ReadyQueue;
 use crate::task::Task;
 use crate::time::{Instant, Sleep};
 
-/// When [`wait`] returns (asyncio's `return_when`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// When [`wait`] returns (asyncio's `return_when`; the default is
+/// `AllCompleted`, as in asyncio).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ReturnWhen {
     /// As soon as any task has finished (`FIRST_COMPLETED`).
     FirstCompleted,
@@ -21,6 +22,7 @@ pub enum ReturnWhen {
     /// panicked), or when all have finished (`FIRST_EXCEPTION`).
     FirstException,
     /// When all tasks have finished (`ALL_COMPLETED`).
+    #[default]
     AllCompleted,
 }
 
