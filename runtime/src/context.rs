@@ -8,12 +8,17 @@
 //!   wake-up here goes to the local queue or LIFO slot.
 //! - `forbid_block_on`: set on workers and inside `block_on`.
 //! - `budget`: the cooperative budget of the task being polled.
+//! - `task`: the header of the task being polled, for `task::current()`.
+//! - `cancel_drops`: set while a combinator drops children it gives up on
+//!   (see `task::cascade`): a `Task` handle dropped meanwhile cancels its task
+//!   instead of detaching it.
 
 use std::cell::Cell;
 use std::ptr;
 
 use crate::loom::Arc;
 use crate::scheduler::{worker::Local, Shared};
+use crate::task::raw::Header;
 
 /// Budget value meaning "no limit" (outside tasks and in blocking jobs).
 const UNCONSTRAINED: u16 = u16::MAX;
@@ -25,6 +30,8 @@ struct Context {
     budget: Cell<u16>,
     batching: Cell<*const Shared>,
     batching_timers: Cell<bool>,
+    task: Cell<*const Header>,
+    cancel_drops: Cell<bool>,
 }
 
 thread_local! {
@@ -36,6 +43,8 @@ thread_local! {
             budget: Cell::new(UNCONSTRAINED),
             batching: Cell::new(ptr::null()),
             batching_timers: Cell::new(false),
+            task: Cell::new(ptr::null()),
+            cancel_drops: Cell::new(false),
         }
     };
 }
@@ -133,24 +142,59 @@ pub(crate) fn with_worker<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
     f(unsafe { local.as_ref() })
 }
 
-/// Gives the task about to be polled a fresh budget until the guard drops.
-pub(crate) fn enter_task() -> TaskGuard {
+/// Gives the task about to be polled a fresh budget and makes it the current
+/// task until the guard drops. The caller keeps the task alive meanwhile.
+pub(crate) fn enter_task(task: *const Header) -> TaskGuard {
     CONTEXT.with(|c| TaskGuard {
         budget: c.budget.replace(crate::task::BUDGET_PER_TURN),
+        task: c.task.replace(task),
     })
 }
 
-/// Restores the previous budget (polls can nest: `block_on` in a blocking
-/// job inside ...).
+/// Restores the previous budget and current task (polls can nest: `block_on`
+/// in a blocking job inside ...).
 #[derive(Debug)]
 pub(crate) struct TaskGuard {
     budget: u16,
+    task: *const Header,
 }
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        CONTEXT.with(|c| c.budget.set(self.budget));
+        CONTEXT.with(|c| {
+            c.budget.set(self.budget);
+            c.task.set(self.task);
+        });
     }
+}
+
+/// Calls `f` with the header of the task being polled on this thread, if any.
+pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
+    let task = CONTEXT.with(|c| c.task.get());
+    // SAFETY: a non-null pointer was set by `enter_task` from the task that is
+    // being polled, whose poller holds a reference until the guard resets the
+    // cell; `f` cannot outlive this call, which runs inside that poll.
+    f(unsafe { task.as_ref() })
+}
+
+/// Whether a `Task` handle dropped now should cancel its task (inside
+/// [`cancelling_drops`]).
+pub(crate) fn drops_cancel() -> bool {
+    CONTEXT.with(|c| c.cancel_drops.get())
+}
+
+/// Runs `f` (which drops things) with `Task` handles dropped meanwhile
+/// cancelling their tasks, restoring the previous setting afterwards, even
+/// if `f` panics.
+pub(crate) fn cancelling_drops<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CONTEXT.with(|c| c.cancel_drops.set(self.0));
+        }
+    }
+    let _reset = Reset(CONTEXT.with(|c| c.cancel_drops.replace(true)));
+    f()
 }
 
 /// A fresh budget for one poll of a `block_on` future.
@@ -171,6 +215,11 @@ impl Drop for UnconstrainOnDrop {
     fn drop(&mut self) {
         budget_unconstrained();
     }
+}
+
+/// Whether any budget is left for this turn (without spending it).
+pub(crate) fn budget_left() -> bool {
+    CONTEXT.with(|c| c.budget.get() != 0)
 }
 
 /// Spends one unit; false when none was left.

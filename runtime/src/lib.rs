@@ -25,6 +25,11 @@
 //! | `create_task(coro, name=)` | [`spawn`], [`task::Builder`] |
 //! | `task.cancel()`, `CancelledError`, `done()` | [`Task::cancel`], [`TaskError::Cancelled`], [`Task::is_finished`] |
 //! | `task.add_done_callback(cb)` | [`Task::add_done_callback`] |
+//! | `gather(a, b)`, `gather(*aws, return_exceptions=True)`, `gather(*aws)` | [`gather!`]`(a, b)`, [`gather(iter)`](gather()), [`try_gather`] |
+//! | `wait(fs, timeout=, return_when=)` | [`wait`]`(tasks, `[`ReturnWhen`]`::FirstCompleted, timeout)` |
+//! | `as_completed(fs)`, `shield(aw)` | [`as_completed`], [`shield`] |
+//! | `async with TaskGroup() as tg: tg.create_task(c)` | [`TaskGroup::spawn`], [`TaskGroup::join`] |
+//! | `current_task()`, `all_tasks()` | [`task::current`], [`task::all_tasks`] |
 //! | `await asyncio.sleep(0)` | [`yield_now`] |
 //! | `run_in_executor(None, f)` | [`spawn_blocking`] |
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
@@ -63,6 +68,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod blocking;
+pub mod combinators;
 mod context;
 #[cfg(feature = "hyper")]
 pub mod hyper;
@@ -76,5 +82,8 @@ pub mod task;
 pub mod time;
 
 pub use aiolos_macros::{main, test};
+pub use combinators::{
+    as_completed, gather, shield, try_gather, wait, GroupError, ReturnWhen, Shield, TaskGroup,
+};
 pub use runtime::{Builder, Handle, Runtime, TimerHandle};
-pub use task::{spawn, spawn_blocking, yield_now, Task, TaskError, TaskId};
+pub use task::{spawn, spawn_blocking, yield_now, Task, TaskError, TaskId, TaskInfo, TaskState};

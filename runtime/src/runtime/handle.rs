@@ -76,6 +76,12 @@ impl Handle {
         Shared::spawn_blocking(&self.shared, f, None)
     }
 
+    /// Every live task of this runtime, from any thread (see
+    /// [`task::all_tasks`](crate::task::all_tasks)).
+    pub fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
+        self.shared.owned.snapshot(crate::task::TaskInfo::of)
+    }
+
     /// Polls `future` on this thread until it completes, with this runtime
     /// entered (so `aiolos::spawn` works inside). See [`Runtime::block_on`].
     ///

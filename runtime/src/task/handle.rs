@@ -22,6 +22,14 @@ use super::{coop, owned::Callback};
 /// scheduling point, and awaiting then gives [`TaskError::Cancelled`]. A panic
 /// inside the task is caught and comes out as [`TaskError::Panicked`].
 ///
+/// One exception to "dropping detaches": a `Task` dropped while a combinator
+/// gives up on its children (a [`gather`](crate::gather()) that is dropped, a
+/// [`try_gather`](crate::try_gather) after the first error, a cancelled
+/// [`TaskGroup`](crate::TaskGroup) child's future) cancels its task, like
+/// asyncio's cancellation reaching the task being awaited. Wrap it in
+/// [`shield`](crate::shield), or [`detach`](Task::detach) it, to keep it
+/// running.
+///
 /// ```
 /// let rt = aiolos::Runtime::new().unwrap();
 /// let task = rt.spawn(async { 6 * 7 });
@@ -70,16 +78,68 @@ impl<T> Task<T> {
     /// `spawn_blocking` job that is already running cannot be interrupted: it
     /// runs to its end and its value is discarded.
     pub fn cancel(&self) -> bool {
-        match self.header().state.cancel() {
-            CancelAction::TooLate => false,
-            CancelAction::Requested => true,
-            CancelAction::Submit => {
-                // SAFETY: `cancel` added a reference and set SCHEDULED for it.
-                let notified = unsafe { Notified::from_raw(self.raw) };
-                (self.header().vtable.schedule)(notified, false);
-                true
-            }
+        cancel_raw(self.raw, false)
+    }
+
+    /// Cancels like [`cancel`](Task::cancel), and the task's future is then
+    /// dropped with the `Task` handles inside it cancelling their tasks in
+    /// turn (see `cascade.rs`).
+    pub(crate) fn cancel_cascading(&self) -> bool {
+        cancel_raw(self.raw, true)
+    }
+
+    /// A second reference to the task that can only cancel it (for
+    /// `TaskGroup`, which hands the `Task` itself to the caller).
+    pub(crate) fn cancel_ref(&self) -> CancelRef {
+        self.header().state.ref_inc();
+        CancelRef { raw: self.raw }
+    }
+
+    /// Lets the task run on without a handle, even inside a cancel scope
+    /// (`shield`, `wait`, `as_completed`: they never cancel).
+    pub(crate) fn detach_uncancelled(self) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.release();
+    }
+
+    /// Waits for the task to finish without taking its result: `Ready` once
+    /// it has (then [`failed`](Task::failed) can look at the outcome).
+    pub(crate) fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let snapshot = self.header().state.load();
+        if snapshot & state::COMPLETE != 0 || self.register_waker(snapshot, cx.waker()) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
+    }
+
+    /// Whether the task finished with an error (cancelled or panicked):
+    /// `None` while it runs, or once its result was taken.
+    pub(crate) fn failed(&self) -> Option<bool> {
+        let header = self.header();
+        if header.state.load() & state::COMPLETE == 0 {
+            return None;
+        }
+        // SAFETY: COMPLETE is set (seen with Acquire) and only this handle may
+        // take the output, which `&self` excludes; the pointer has the type
+        // `Result<T, TaskError>` (this task's output) or is null once taken.
+        unsafe {
+            let out = (header.vtable.output_ptr)(self.raw) as *const Result<T, TaskError>;
+            out.as_ref().map(Result::is_err)
+        }
+    }
+
+    /// Gives up the handle: drops the output if the task completed, then the
+    /// handle's reference. Called once, by `drop` or `detach_uncancelled`.
+    fn release(&mut self) {
+        let prev = self.header().state.unset_join_interest();
+        if prev & state::COMPLETE != 0 {
+            // SAFETY: COMPLETE without the handle: we own the output.
+            unsafe { (self.header().vtable.drop_output)(self.raw) };
+        }
+        // SAFETY: the handle's reference, not used after this (the callers
+        // never touch the handle again).
+        unsafe { raw::drop_reference(self.raw) };
     }
 
     /// Whether the task has finished (with a value, an error, a panic or a
@@ -98,8 +158,12 @@ impl<T> Task<T> {
         self.header().name.as_deref().map(|n| &*n.0)
     }
 
-    /// Lets the task run on without a handle (same as dropping it).
-    pub fn detach(self) {}
+    /// Lets the task run on without a handle: the same as dropping it,
+    /// except that it never cancels the task, not even where a dropped
+    /// handle would (see the type's docs).
+    pub fn detach(self) {
+        self.detach_uncancelled();
+    }
 
     /// Calls `callback` once with the task's result when it finishes, or at
     /// once (on this thread) if it already has; asyncio's
@@ -187,13 +251,62 @@ impl<T> Future for Task<T> {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        let prev = self.header().state.unset_join_interest();
-        if prev & state::COMPLETE != 0 {
-            // SAFETY: COMPLETE without the handle: we own the output.
-            unsafe { (self.header().vtable.drop_output)(self.raw) };
+        // A combinator giving up on its children cancels instead of detaching.
+        if crate::context::drops_cancel() {
+            self.cancel_cascading();
         }
-        // SAFETY: the handle's reference, not used after this.
+        self.release();
+    }
+}
+
+/// Cancels the task at `raw` (the body of `Task::cancel`).
+fn cancel_raw(raw: NonNull<Header>, cascade: bool) -> bool {
+    // SAFETY: callers hold a reference to the task.
+    let header = unsafe { raw.as_ref() };
+    match header.state.cancel(cascade) {
+        CancelAction::TooLate => false,
+        CancelAction::Requested => true,
+        CancelAction::Submit => {
+            // SAFETY: `cancel` added a reference and set SCHEDULED for it.
+            let notified = unsafe { Notified::from_raw(raw) };
+            (header.vtable.schedule)(notified, false);
+            true
+        }
+    }
+}
+
+/// A reference to a task that can cancel it and nothing else: no output, no
+/// join interest. `TaskGroup` keeps one per child.
+pub(crate) struct CancelRef {
+    /// The task; this value owns one reference to it.
+    raw: NonNull<Header>,
+}
+
+// SAFETY: cancelling only touches the atomic state word and queues the task
+// through its vtable, which any thread may do; the reference count is atomic.
+unsafe impl Send for CancelRef {}
+// SAFETY: as above; `&CancelRef` allows nothing more than `CancelRef`.
+unsafe impl Sync for CancelRef {}
+
+impl CancelRef {
+    /// Cancels the task (cascading or not); false if it had finished.
+    pub(crate) fn cancel(&self, cascade: bool) -> bool {
+        cancel_raw(self.raw, cascade)
+    }
+}
+
+impl Drop for CancelRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, not used after this.
         unsafe { raw::drop_reference(self.raw) };
+    }
+}
+
+impl fmt::Debug for CancelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: our reference keeps the cell alive.
+        let id = unsafe { self.raw.as_ref() }.id;
+        f.debug_tuple("CancelRef").field(&id).finish()
     }
 }
 

@@ -1,5 +1,6 @@
-//! Tasks: spawning, the [`Task`] handle, names, yielding and the cooperative
-//! budget (asyncio's `create_task`, `Task`, `sleep(0)`).
+//! Tasks: spawning, the [`Task`] handle, names, yielding, the cooperative
+//! budget and introspection (asyncio's `create_task`, `Task`, `sleep(0)`,
+//! `current_task()`, `all_tasks()`).
 //!
 //! A task is one heap allocation (`raw.rs`): a [`HEADER_SIZE`]-byte header
 //! (state word with reference count, vtable, id, owned-list slot, name,
@@ -7,10 +8,12 @@
 //! takes its place in the same slot.
 
 mod builder;
+pub(crate) mod cascade;
 mod coop;
 mod error;
 mod handle;
 mod id;
+mod info;
 pub(crate) mod owned;
 pub(crate) mod raw;
 pub(crate) mod state;
@@ -24,8 +27,10 @@ pub use builder::Builder;
 pub use coop::consume_budget;
 pub(crate) use coop::{poll_proceed, BUDGET as BUDGET_PER_TURN};
 pub use error::{PanicPayload, TaskError};
+pub(crate) use handle::CancelRef;
 pub use handle::Task;
 pub use id::TaskId;
+pub use info::{all_tasks, current, TaskInfo, TaskState};
 pub use raw::HEADER_SIZE;
 
 use crate::runtime::Handle;

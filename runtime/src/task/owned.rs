@@ -138,6 +138,23 @@ impl OwnedTasks {
         None
     }
 
+    /// Calls `f` on every linked task, one shard at a time under its lock,
+    /// and collects the results (for `all_tasks`).
+    pub(crate) fn snapshot<R>(&self, mut f: impl FnMut(&Header) -> R) -> Vec<R> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock();
+            for slot in &shard.slots {
+                if let Some(ptr) = slot.task {
+                    // SAFETY: a linked task is alive: the list holds a
+                    // reference, released only after unlinking under this lock.
+                    all.push(f(unsafe { ptr.as_ref() }));
+                }
+            }
+        }
+        all
+    }
+
     /// Refuses new tasks from now on and returns every linked task, each with
     /// one extra reference for the caller. The tasks stay linked: each leaves
     /// the list when it completes.

@@ -10,7 +10,9 @@
 //! The thread that owns the future (`RUNNING`) when it finishes:
 //! 1. marks it `FINISHING` (from here on `cancel()` returns false) and learns
 //!    whether a cancel came first;
-//! 2. drops the future in place and writes the output into the stage;
+//! 2. drops the future in place (inside a cancel scope if the cancellation
+//!    was a cascading one, see `cascade.rs`) and writes the output into the
+//!    stage;
 //! 3. runs the done callbacks, taking them from the owned-task list until none
 //!    are left, then unlinks the task from that list under the same lock (so
 //!    a callback added later runs at once, on the adder's thread);
@@ -264,7 +266,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
     let mut cx = Context::from_waker(&waker);
     let res = {
-        let _task = crate::context::enter_task();
+        let _task = crate::context::enter_task(ptr.as_ptr());
         panic::catch_unwind(AssertUnwindSafe(|| {
             cell.stage.with_mut(|stage| {
                 // SAFETY: RUNNING gives us exclusive access to the stage, and
@@ -320,7 +322,13 @@ unsafe fn finish<F: Future + 'static, S: Schedule>(
     // SAFETY: guaranteed by the caller.
     let cell = unsafe { Cell::<F, S>::from_header(ptr) };
     let cancelled = cell.header.state.transition_to_finishing();
-    let drop_panic = drop_future(cell);
+    // A cascading cancel drops the future with the task handles inside it
+    // cancelling their tasks (FINISHING is set: the flag can change no more).
+    let drop_panic = if cancelled && cell.header.state.load() & state::CASCADE != 0 {
+        crate::context::cancelling_drops(|| drop_future(cell))
+    } else {
+        drop_future(cell)
+    };
     let result = match (result, drop_panic) {
         // A panic while dropping the future is the more useful report.
         (Ok(value), Some(p)) => {

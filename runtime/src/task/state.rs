@@ -23,6 +23,10 @@
 //! - [`JOIN_WAKER`]: the join waker slot holds the awaiting task's waker and
 //!   belongs to the runtime side; while it is clear the slot belongs to the
 //!   `Task` handle.
+//! - [`CASCADE`]: set with [`CANCELLED`] by the combinators (`gather`,
+//!   `try_gather`, `TaskGroup`): the future is dropped with `Task` handles
+//!   dropped meanwhile cancelling their tasks too (see `cascade.rs`), so a
+//!   cancellation reaches the tasks the cancelled one was awaiting.
 //!
 //! # References
 //!
@@ -47,6 +51,8 @@ pub(crate) const FINISHING: usize = 1 << 4;
 pub(crate) const JOIN_INTEREST: usize = 1 << 5;
 /// The join waker slot is set and owned by the runtime side.
 pub(crate) const JOIN_WAKER: usize = 1 << 6;
+/// The cancellation cascades to the `Task` handles the future holds.
+pub(crate) const CASCADE: usize = 1 << 7;
 
 /// The reference count starts at this bit.
 const REF_SHIFT: u32 = 8;
@@ -246,18 +252,25 @@ impl State {
         })
     }
 
-    /// Requests cancellation.
-    pub(crate) fn cancel(&self) -> CancelAction {
+    /// Requests cancellation; with `cascade`, also marks it [`CASCADE`]
+    /// (which a second, cascading request may add to a plain one).
+    pub(crate) fn cancel(&self, cascade: bool) -> CancelAction {
+        let extra = if cascade {
+            CANCELLED | CASCADE
+        } else {
+            CANCELLED
+        };
         self.update(|cur| {
             if cur & (COMPLETE | FINISHING) != 0 {
                 (None, CancelAction::TooLate)
             } else if cur & CANCELLED != 0 {
-                (None, CancelAction::Requested)
+                let next = (cur & extra != extra).then_some(cur | extra);
+                (next, CancelAction::Requested)
             } else if cur & (RUNNING | SCHEDULED) != 0 {
-                (Some(cur | CANCELLED), CancelAction::Requested)
+                (Some(cur | extra), CancelAction::Requested)
             } else {
                 (
-                    Some((cur | CANCELLED | SCHEDULED) + REF_ONE),
+                    Some((cur | extra | SCHEDULED) + REF_ONE),
                     CancelAction::Submit,
                 )
             }
@@ -357,11 +370,21 @@ mod tests {
         let s = State::new();
         s.transition_to_running();
         s.transition_to_idle();
-        assert_eq!(s.cancel(), CancelAction::Submit);
-        assert_eq!(s.cancel(), CancelAction::Requested);
+        assert_eq!(s.cancel(false), CancelAction::Submit);
+        assert_eq!(s.cancel(false), CancelAction::Requested);
         assert_eq!(s.transition_to_running(), ToRunning::Cancel);
         assert!(s.transition_to_finishing());
-        assert_eq!(s.cancel(), CancelAction::TooLate);
+        assert_eq!(s.cancel(false), CancelAction::TooLate);
+    }
+
+    #[test]
+    fn cascading_cancel_adds_its_flag_to_a_plain_one() {
+        let s = State::new();
+        assert_eq!(s.cancel(false), CancelAction::Requested);
+        assert_eq!(s.load() & CASCADE, 0);
+        assert_eq!(s.cancel(true), CancelAction::Requested);
+        assert_ne!(s.load() & CASCADE, 0);
+        assert_eq!(ref_count(s.load()), 3);
     }
 
     #[test]
@@ -369,7 +392,7 @@ mod tests {
         let s = State::new();
         s.transition_to_running();
         assert!(!s.transition_to_finishing());
-        assert_eq!(s.cancel(), CancelAction::TooLate);
+        assert_eq!(s.cancel(false), CancelAction::TooLate);
         let prev = s.transition_to_complete();
         assert!(prev & JOIN_INTEREST != 0);
         assert!(s.load() & COMPLETE != 0 && s.load() & RUNNING == 0);
