@@ -272,8 +272,15 @@ impl Driver {
     /// Hands the I/O duty to the reactor: arms its watch, so that the next
     /// event (or one already pending) wakes it. The last running worker
     /// calls this when it parks, after registering as parked.
+    ///
+    /// Does nothing while the watch is armed already. (The flag can still
+    /// say "armed" after the reactor consumed the arming, until it clears
+    /// it; a worker that parked before seeing it cleared is seen parked by
+    /// the reactor's look after clearing it, which re-arms: step 2 above.)
     pub fn watch_io(&self) {
-        self.watch_armed.store(true, Ordering::SeqCst);
+        if self.watch_armed.swap(true, Ordering::SeqCst) {
+            return;
+        }
         // An error could only mean the poller is broken, which the
         // reactor's next wait reports.
         let _ = self.poller.modify_with_mode(
