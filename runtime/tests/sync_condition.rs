@@ -66,7 +66,11 @@ fn spawn_waiters(
 async fn until(counter: &AtomicUsize, n: usize) {
     let deadline = std::time::Instant::now() + LONG;
     while counter.load(SeqCst) < n {
-        assert!(std::time::Instant::now() < deadline, "only {} of {n} woke", counter.load(SeqCst));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} woke",
+            counter.load(SeqCst)
+        );
         aiolos::yield_now().await;
     }
 }
@@ -120,7 +124,10 @@ fn wait_releases_the_lock_while_waiting_and_holds_it_on_return() {
         *other = 2;
         assert_eq!(cond.notify(1), 1);
         // Notified, but the lock is still held here: the waiter must wait for it.
-        assert!(poll_once(&mut wait).await.is_pending(), "returned without the lock");
+        assert!(
+            poll_once(&mut wait).await.is_pending(),
+            "returned without the lock"
+        );
         drop(other);
         let Poll::Ready(g) = poll_once(&mut wait).await else {
             panic!("waiter did not get the lock back");

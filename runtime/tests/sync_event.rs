@@ -63,10 +63,16 @@ fn wait_returns_at_once_while_set_and_blocks_again_after_clear() {
         e.clear();
         assert!(!e.is_set());
         let mut w = pin!(e.wait());
-        assert!(poll_once(&mut w).await.is_pending(), "wait passed a cleared event");
+        assert!(
+            poll_once(&mut w).await.is_pending(),
+            "wait passed a cleared event"
+        );
         assert!(poll_once(&mut w).await.is_pending(), "woke without a set");
         e.set();
-        assert!(poll_once(&mut w).await.is_ready(), "set did not release the waiter");
+        assert!(
+            poll_once(&mut w).await.is_ready(),
+            "set did not release the waiter"
+        );
     });
 }
 
@@ -81,7 +87,10 @@ fn a_waiter_released_by_set_stays_released_after_an_immediate_clear() {
         e.clear();
         // asyncio: the waiter's future was resolved by set(); clear() does
         // not take that back.
-        assert!(poll_once(&mut early).await.is_ready(), "released waiter blocked again");
+        assert!(
+            poll_once(&mut early).await.is_ready(),
+            "released waiter blocked again"
+        );
         // But a waiter arriving after the clear waits for the next set.
         let mut late = pin!(e.wait());
         assert!(poll_once(&mut late).await.is_pending());
@@ -97,7 +106,8 @@ fn many_tasks_racing_with_set_over_many_rounds_all_get_through() {
     const ROUNDS: usize = 300;
     let rt = runtime(2);
     let events: Arc<Vec<Event>> = Arc::new((0..ROUNDS).map(|_| Event::new()).collect());
-    let passed: Arc<Vec<AtomicUsize>> = Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
+    let passed: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
     let tasks: Vec<_> = (0..TASKS)
         .map(|_| {
             let (events, passed) = (events.clone(), passed.clone());

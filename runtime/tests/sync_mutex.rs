@@ -104,7 +104,10 @@ fn unlock_hands_the_lock_to_the_waiter_so_try_lock_cannot_barge_in() {
         assert!(poll_once(&mut waiter).await.is_pending());
         drop(g);
         // The lock now belongs to the queued waiter, not to whoever asks next.
-        assert!(m.is_locked(), "unlock freed the lock instead of handing it over");
+        assert!(
+            m.is_locked(),
+            "unlock freed the lock instead of handing it over"
+        );
         assert!(m.try_lock().is_none(), "try_lock overtook a queued waiter");
         let mut newcomer = pin!(m.lock());
         assert!(poll_once(&mut newcomer).await.is_pending());
@@ -137,7 +140,10 @@ fn a_guard_can_be_held_across_awaits_in_a_spawned_task() {
         g.push('!');
     });
     join_ok(t, "guard holder");
-    assert_eq!(rt.block_on(async { m.lock().await.clone() }), "held across awaits!");
+    assert_eq!(
+        rt.block_on(async { m.lock().await.clone() }),
+        "held across awaits!"
+    );
 }
 
 #[test]

@@ -45,14 +45,21 @@ fn each_kind_gives_items_in_its_own_order() {
         }
         assert_eq!(got.0, [5, 1, 4, 2, 3], "Queue is first in, first out");
         assert_eq!(got.1, [3, 2, 4, 1, 5], "LifoQueue is last in, first out");
-        assert_eq!(got.2, [1, 2, 3, 4, 5], "PriorityQueue gives the smallest first");
+        assert_eq!(
+            got.2,
+            [1, 2, 3, 4, 5],
+            "PriorityQueue gives the smallest first"
+        );
     });
 }
 
 #[test]
 fn sizes_and_nowait_errors_give_the_item_back() {
     let q = Queue::new(2);
-    assert_eq!((q.maxsize(), q.qsize(), q.empty(), q.full()), (2, 0, true, false));
+    assert_eq!(
+        (q.maxsize(), q.qsize(), q.empty(), q.full()),
+        (2, 0, true, false)
+    );
     assert_eq!(q.get_nowait(), Err(TryGetError::Empty));
     q.put_nowait("a").unwrap();
     q.put_nowait("b").unwrap();
@@ -78,13 +85,22 @@ fn put_waits_while_the_queue_is_full_and_resumes_after_a_get() {
         let q = Queue::new(1);
         q.put(1).await.unwrap();
         let mut put2 = pin!(q.put(2));
-        assert!(poll_once(&mut put2).await.is_pending(), "put into a full queue");
+        assert!(
+            poll_once(&mut put2).await.is_pending(),
+            "put into a full queue"
+        );
         let mut put3 = pin!(q.put(3));
         assert!(poll_once(&mut put3).await.is_pending());
         assert_eq!(q.get().await, Ok(1));
         // The freed slot is kept for the first putter, not a newcomer.
-        assert!(q.put_nowait(9).unwrap_err().is_full(), "put_nowait overtook a putter");
-        assert!(poll_once(&mut put3).await.is_pending(), "second putter overtook the first");
+        assert!(
+            q.put_nowait(9).unwrap_err().is_full(),
+            "put_nowait overtook a putter"
+        );
+        assert!(
+            poll_once(&mut put3).await.is_pending(),
+            "second putter overtook the first"
+        );
         assert!(matches!(poll_once(&mut put2).await, Poll::Ready(Ok(()))));
         assert_eq!(q.get().await, Ok(2));
         assert!(matches!(poll_once(&mut put3).await, Poll::Ready(Ok(()))));
@@ -184,7 +200,10 @@ fn join_waits_until_every_item_is_marked_done() {
     let rt = runtime(2);
     rt.block_on(async {
         let q = Queue::new(0);
-        assert!(poll_once(&mut pin!(q.join())).await.is_ready(), "join with nothing put");
+        assert!(
+            poll_once(&mut pin!(q.join())).await.is_ready(),
+            "join with nothing put"
+        );
         q.put(1).await.unwrap();
         q.put(2).await.unwrap();
         let mut join = pin!(q.join());
@@ -192,9 +211,15 @@ fn join_waits_until_every_item_is_marked_done() {
         q.get().await.unwrap();
         q.get().await.unwrap();
         // Taking the items is not enough: they must be marked done.
-        assert!(poll_once(&mut join).await.is_pending(), "join before task_done");
+        assert!(
+            poll_once(&mut join).await.is_pending(),
+            "join before task_done"
+        );
         q.task_done();
-        assert!(poll_once(&mut join).await.is_pending(), "join after one of two task_done");
+        assert!(
+            poll_once(&mut join).await.is_pending(),
+            "join after one of two task_done"
+        );
         q.task_done();
         assert!(poll_once(&mut join).await.is_ready());
     });
@@ -276,7 +301,11 @@ fn shutdown_releases_blocked_getters_and_putters_with_the_error() {
         .map(|p| join_ok(p, "putter").unwrap_err().into_inner())
         .collect();
     returned.sort_unstable();
-    assert_eq!(returned, [1, 2, 3, 4], "blocked putters must get their items back");
+    assert_eq!(
+        returned,
+        [1, 2, 3, 4],
+        "blocked putters must get their items back"
+    );
     // The item that was in the full queue is still there to drain.
     assert_eq!(full.get_nowait(), Ok(0));
     assert_eq!(full.get_nowait(), Err(TryGetError::ShutDown));
@@ -312,7 +341,10 @@ fn errors_say_what_happened() {
     let full: TryPutError<u8> = TryPutError::Full(1);
     let shut: TryPutError<u8> = TryPutError::ShutDown(1);
     assert_eq!(full.to_string(), "the queue is full; the item was not put");
-    assert_eq!(shut.to_string(), "the queue is shut down; the item was not put");
+    assert_eq!(
+        shut.to_string(),
+        "the queue is shut down; the item was not put"
+    );
     assert_eq!(TryGetError::Empty.to_string(), "the queue is empty");
     assert_eq!(
         TryGetError::ShutDown.to_string(),

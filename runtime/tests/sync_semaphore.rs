@@ -68,7 +68,10 @@ fn holders_never_exceed_the_permit_count_under_contention() {
     }
     assert_eq!(sem.available_permits(), PERMITS);
     assert!(max.load(SeqCst) <= PERMITS);
-    assert!(max.load(SeqCst) >= 2, "the semaphore never let two holders in");
+    assert!(
+        max.load(SeqCst) >= 2,
+        "the semaphore never let two holders in"
+    );
 }
 
 #[test]
@@ -112,7 +115,10 @@ fn a_large_acquire_at_the_front_is_not_starved_by_later_small_ones() {
         // One permit comes free: enough for `small`, but `big` is first.
         sem.add_permits(1);
         assert_eq!(sem.available_permits(), 1);
-        assert!(poll_once(&mut small).await.is_pending(), "small overtook big");
+        assert!(
+            poll_once(&mut small).await.is_pending(),
+            "small overtook big"
+        );
         assert!(sem.try_acquire().is_none(), "try_acquire overtook big");
         drop(small_holder);
         let Poll::Ready(Ok(big_permit)) = poll_once(&mut big).await else {
@@ -141,11 +147,17 @@ fn one_release_serves_every_front_waiter_it_covers() {
         }
         sem.add_permits(4); // a (2) and b (1) fit; c (3) does not with 1 left
         assert_eq!(sem.available_permits(), 1);
-        let Poll::Ready(Ok(pa)) = poll_once(&mut a).await else { panic!("a not served") };
-        let Poll::Ready(Ok(pb)) = poll_once(&mut b).await else { panic!("b not served") };
+        let Poll::Ready(Ok(pa)) = poll_once(&mut a).await else {
+            panic!("a not served")
+        };
+        let Poll::Ready(Ok(pb)) = poll_once(&mut b).await else {
+            panic!("b not served")
+        };
         assert!(poll_once(&mut c).await.is_pending());
         drop(pa);
-        let Poll::Ready(Ok(pc)) = poll_once(&mut c).await else { panic!("c not served") };
+        let Poll::Ready(Ok(pc)) = poll_once(&mut c).await else {
+            panic!("c not served")
+        };
         assert_eq!(pc.num_permits(), 3);
         drop((pb, pc));
         assert_eq!(sem.available_permits(), 4);
@@ -163,12 +175,19 @@ fn close_fails_waiters_and_later_acquires_but_permits_still_come_back() {
         assert!(!sem.is_closed());
         sem.close();
         assert!(sem.is_closed());
-        assert!(matches!(poll_once(&mut waiter).await, Poll::Ready(Err(AcquireError { .. }))));
+        assert!(matches!(
+            poll_once(&mut waiter).await,
+            Poll::Ready(Err(AcquireError { .. }))
+        ));
         assert!(sem.acquire().await.is_err());
         assert!(sem.acquire_many(0).await.is_err());
         assert!(sem.try_acquire().is_none());
         drop(permit);
-        assert_eq!(sem.available_permits(), 1, "a permit returned after close was lost");
+        assert_eq!(
+            sem.available_permits(),
+            1,
+            "a permit returned after close was lost"
+        );
         assert!(sem.acquire().await.is_err());
     });
 }
@@ -266,9 +285,16 @@ fn errors_say_what_happened() {
     sem.close();
     let rt = runtime(1);
     let err = rt.block_on(sem.acquire()).unwrap_err();
-    assert_eq!(err.to_string(), "the semaphore is closed, so no permit can be acquired");
+    assert_eq!(
+        err.to_string(),
+        "the semaphore is closed, so no permit can be acquired"
+    );
     let err: Box<dyn std::error::Error> = Box::new(err);
     assert!(!err.to_string().is_empty());
     let rel = BoundedSemaphore::new(1).release().unwrap_err();
-    assert!(rel.to_string().contains("released more times than it was acquired"), "{rel}");
+    assert!(
+        rel.to_string()
+            .contains("released more times than it was acquired"),
+        "{rel}"
+    );
 }

@@ -155,10 +155,7 @@ impl<T> Condition<T> {
     /// Wakes every waiting task; returns how many.
     pub fn notify_all(&self) -> usize {
         let mut wakes = WakeList::new();
-        let woken = self
-            .waiters
-            .lock()
-            .finish_all(Status::Granted, &mut wakes);
+        let woken = self.waiters.lock().finish_all(Status::Granted, &mut wakes);
         wakes.wake_all();
         woken
     }
@@ -194,7 +191,8 @@ impl<'a, T> Future for Wait<'a, T> {
                 Stage::Start(_) => {
                     // Queue up while still holding the lock, then release it.
                     let key = this.cond.waiters.lock().push(cx.waker(), 1);
-                    let Stage::Start(guard) = std::mem::replace(&mut this.stage, Stage::Waiting(key))
+                    let Stage::Start(guard) =
+                        std::mem::replace(&mut this.stage, Stage::Waiting(key))
                     else {
                         unreachable!("matched above")
                     };
@@ -209,7 +207,8 @@ impl<'a, T> Future for Wait<'a, T> {
                     }
                     // Notified: free the node and go for the lock.
                     let lock = this.cond.mutex.lock_future();
-                    let Stage::Waiting(key) = std::mem::replace(&mut this.stage, Stage::Locking(lock))
+                    let Stage::Waiting(key) =
+                        std::mem::replace(&mut this.stage, Stage::Locking(lock))
                     else {
                         unreachable!("matched above")
                     };

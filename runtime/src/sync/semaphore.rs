@@ -114,9 +114,7 @@ impl Semaphore {
     /// # Errors
     ///
     /// [`AcquireError`] if the semaphore is closed, or closes while waiting.
-    pub fn acquire(
-        &self,
-    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
         self.acquire_many(1)
     }
 
@@ -342,12 +340,10 @@ impl<'a> Future for Acquire<'a> {
             } else {
                 (state | QUEUED, false)
             };
-            match sem.state.compare_exchange_weak(
-                state,
-                next,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match sem
+                .state
+                .compare_exchange_weak(state, next, Ordering::Acquire, Ordering::Relaxed)
+            {
                 Ok(_) if took => return Poll::Ready(Ok(SemaphorePermit::new(sem, wanted))),
                 Ok(_) => break,
                 Err(actual) => state = actual,

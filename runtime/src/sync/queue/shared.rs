@@ -257,6 +257,10 @@ impl<S: Storage> fmt::Debug for Core<S> {
             .field("qsize", &state.items.len())
             .field("maxsize", &self.maxsize)
             .field("unfinished", &state.unfinished)
+            .field("getters", &state.getters.len())
+            .field("putters", &state.putters.len())
+            .field("get_reserved", &state.get_reserved)
+            .field("put_reserved", &state.put_reserved)
             .field("shut_down", &state.shut_down)
             .finish()
     }
@@ -292,7 +296,9 @@ impl<S: Storage> Future for Put<'_, S> {
                     if status == Status::Waiting {
                         return Poll::Pending;
                     }
-                    state.putters.remove(this.key.take().expect("checked above"));
+                    state
+                        .putters
+                        .remove(this.key.take().expect("checked above"));
                     if status == Status::Granted {
                         state.put_reserved -= 1;
                     }
@@ -363,7 +369,9 @@ impl<S: Storage> Future for Get<'_, S> {
                     if status == Status::Waiting {
                         return Poll::Pending;
                     }
-                    state.getters.remove(self.key.take().expect("checked above"));
+                    state
+                        .getters
+                        .remove(self.key.take().expect("checked above"));
                     if status == Status::Granted {
                         state.get_reserved -= 1;
                         // None only if `shutdown_immediate` emptied the storage.
@@ -420,7 +428,9 @@ impl<S: Storage> Future for Join<'_, S> {
                 if state.joiners.status(key, cx.waker()) == Status::Waiting {
                     return Poll::Pending;
                 }
-                state.joiners.remove(self.key.take().expect("checked above"));
+                state
+                    .joiners
+                    .remove(self.key.take().expect("checked above"));
                 Poll::Ready(())
             }
             None if state.unfinished == 0 => Poll::Ready(()),
