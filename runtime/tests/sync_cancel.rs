@@ -272,7 +272,7 @@ fn a_budget_yield_keeps_a_grant_it_has_not_taken_yet() {
 async fn cancel_some<T>(tasks: &[aiolos::Task<T>], seed: u64) -> usize {
     let mut cancelled = 0;
     for (i, t) in tasks.iter().enumerate() {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             jitter(seed + i as u64).await;
             if t.cancel() {
                 cancelled += 1;
@@ -306,7 +306,7 @@ fn cancelled_lock_waiters_never_strand_the_lock_or_lose_an_update() {
             tasks.push(aiolos::spawn(async move {
                 for i in 0..20u64 {
                     let seed = t * 1000 + i;
-                    let got = if seed % 2 == 0 {
+                    let got = if seed.is_multiple_of(2) {
                         timeout(tiny(seed), m.lock()).await.ok()
                     } else {
                         deadline_first(tiny(seed), m.lock()).await
@@ -359,7 +359,7 @@ fn cancelled_acquires_return_every_permit() {
                 for i in 0..20u64 {
                     let seed = t * 1000 + i;
                     let want = 1 + (splitmix64(seed) % 3) as usize;
-                    let got = if seed % 2 == 0 {
+                    let got = if seed.is_multiple_of(2) {
                         timeout(tiny(seed), sem.acquire_many(want)).await.ok()
                     } else {
                         deadline_first(tiny(seed), sem.acquire_many(want)).await
@@ -620,14 +620,14 @@ fn cancelled_event_waiters_do_not_disturb_the_others() {
         for t in 0..60u64 {
             let (event, released) = (event.clone(), released.clone());
             let task = aiolos::spawn(async move {
-                if t % 2 == 0 {
+                if t.is_multiple_of(2) {
                     event.wait().await;
                     released.fetch_add(1, SeqCst);
                 } else {
                     let _ = timeout(tiny(t), event.wait()).await;
                 }
             });
-            if t % 2 == 0 {
+            if t.is_multiple_of(2) {
                 steady.push(task);
             } else {
                 flaky.push(task);

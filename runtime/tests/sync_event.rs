@@ -125,7 +125,7 @@ fn many_tasks_racing_with_set_over_many_rounds_all_get_through() {
     let setter = rt.spawn(async move {
         for r in 0..ROUNDS {
             // Let some tasks reach round r before setting it, some after.
-            if r % 2 == 0 {
+            if r.is_multiple_of(2) {
                 while passed2[r.saturating_sub(1)].load(SeqCst) < TASKS / 2 && r > 0 {
                     aiolos::yield_now().await;
                 }

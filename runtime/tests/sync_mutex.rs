@@ -47,7 +47,7 @@ fn sixteen_tasks_on_two_workers_keep_a_plain_counter_exact() {
                     // Read, maybe yield while holding the guard, write back:
                     // any overlap would lose an increment.
                     let v = *g;
-                    if (i + t as u64) % 97 == 0 {
+                    if (i + t as u64).is_multiple_of(97) {
                         aiolos::yield_now().await;
                     }
                     *g = v + 1;

@@ -54,7 +54,7 @@ fn holders_never_exceed_the_permit_count_under_contention() {
                     let now = held.fetch_add(n, SeqCst) + n;
                     assert!(now <= PERMITS, "{now} permits held out of {PERMITS}");
                     record_max(&max, now);
-                    if i % 8 == 0 {
+                    if i.is_multiple_of(8) {
                         aiolos::yield_now().await;
                     }
                     held.fetch_sub(n, SeqCst);
@@ -254,14 +254,14 @@ fn bounded_semaphore_holders_never_exceed_the_bound_under_contention() {
         .map(|t| {
             let (sem, held) = (sem.clone(), held.clone());
             rt.spawn(async move {
-                for i in 0..500 {
+                for i in 0..500usize {
                     let g = sem.acquire().await.unwrap();
                     assert!(held.fetch_add(1, SeqCst) < BOUND);
-                    if (t + i) % 5 == 0 {
+                    if (t + i).is_multiple_of(5) {
                         aiolos::yield_now().await;
                     }
                     held.fetch_sub(1, SeqCst);
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         g.forget();
                         sem.release().unwrap();
                     } else {

@@ -79,6 +79,8 @@ mod bounded;
 mod condition;
 mod error;
 mod event;
+#[cfg(all(test, loom))]
+mod loom_model;
 mod mutex;
 mod queue;
 mod semaphore;
