@@ -76,6 +76,11 @@ fn sizes_and_nowait_errors_give_the_item_back() {
     }
     assert!(!u.full());
     assert_eq!(u.qsize(), 10_000);
+    let debug = format!("{:?}", LifoQueue::<u8>::new(3));
+    assert!(
+        debug.starts_with("LifoQueue { qsize: 0, maxsize: 3,"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -117,23 +122,41 @@ fn waiting_getters_are_served_in_the_order_they_queued() {
     let q = Arc::new(Queue::new(0));
     let (queued_tx, queued_rx) = mpsc::channel();
     let mut tasks = Vec::new();
-    for i in 0..GETTERS {
+    for _ in 0..GETTERS {
         let (q, queued_tx) = (q.clone(), queued_tx.clone());
         tasks.push(rt.spawn(async move {
             let mut get = pin!(q.get());
             assert!(poll_once(&mut get).await.is_pending());
             queued_tx.send(()).unwrap();
-            (i, get.await.unwrap())
+            get.await.unwrap()
         }));
         queued_rx.recv_timeout(LONG).expect("getter never queued");
     }
-    for item in 0..GETTERS {
+    // Half as many items as getters: the older half is served. (Getters
+    // woken together take the promised items in the order they run.)
+    for item in 0..GETTERS / 2 {
         q.put_nowait(item).unwrap();
     }
-    for t in tasks {
-        let (i, item) = join_ok(t, "getter");
-        assert_eq!(i, item, "getter {i} got item {item}");
+    let later = tasks.split_off(GETTERS / 2);
+    let mut first: Vec<usize> = tasks
+        .into_iter()
+        .map(|t| join_ok(t, "older getter"))
+        .collect();
+    first.sort_unstable();
+    assert_eq!(first, (0..GETTERS / 2).collect::<Vec<_>>());
+    assert!(
+        later.iter().all(|t| !t.is_finished()),
+        "a newer getter was served"
+    );
+    for item in GETTERS / 2..GETTERS {
+        q.put_nowait(item).unwrap();
     }
+    let mut second: Vec<usize> = later
+        .into_iter()
+        .map(|t| join_ok(t, "newer getter"))
+        .collect();
+    second.sort_unstable();
+    assert_eq!(second, (GETTERS / 2..GETTERS).collect::<Vec<_>>());
 }
 
 /// Runs `producers` tasks putting disjoint ranges of `per` numbers and

@@ -150,7 +150,7 @@ macro_rules! queue {
 
         impl<T $(: $bound)?> std::fmt::Debug for $name<T> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(&self.core, f)
+                self.core.fmt_named(stringify!($name), f)
             }
         }
     };
@@ -160,7 +160,10 @@ queue! {
     /// A first-in, first-out queue for passing items between tasks
     /// (asyncio's `Queue`).
     ///
-    /// Getters and putters that have to wait are served in arrival order.
+    /// Getters and putters that have to wait are served in arrival order:
+    /// each waiting getter in turn is promised one of the queued items
+    /// (getters woken together take them in the order they run), and each
+    /// waiting putter a free slot.
     /// With a `maxsize`, [`put`](Queue::put) waits while the queue is full.
     /// [`task_done`](Queue::task_done) and [`join`](Queue::join) track when
     /// every item has been processed, and [`shutdown`](Queue::shutdown)

@@ -250,10 +250,11 @@ impl<S: Storage> Core<S> {
     }
 }
 
-impl<S: Storage> fmt::Debug for Core<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl<S: Storage> Core<S> {
+    /// Formats the queue's counters under the type name `name`.
+    pub(crate) fn fmt_named(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state.lock();
-        f.debug_struct("Queue")
+        f.debug_struct(name)
             .field("qsize", &state.items.len())
             .field("maxsize", &self.maxsize)
             .field("unfinished", &state.unfinished)
