@@ -50,7 +50,7 @@
 //! | `Condition(lock)` | [`Condition<T>`] (owns its mutex) |
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Queue`, `LifoQueue`, `PriorityQueue` | [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
-//! | `QueueFull`, `QueueEmpty`, `QueueShutDown` | [`TryPutError`], [`TryGetError`], [`QueueShutDown`] |
+//! | `QueueFull`, `QueueEmpty`, `QueueShutDown` | [`QueueFull`], [`QueueEmpty`], [`QueueShutDown`] |
 //!
 //! # Fairness and cancellation
 //!
@@ -88,7 +88,7 @@ pub(crate) mod waiters;
 
 pub use bounded::{BoundedSemaphore, BoundedSemaphorePermit};
 pub use condition::Condition;
-pub use error::{AcquireError, QueueShutDown, ReleaseError, TryGetError, TryPutError};
+pub use error::{AcquireError, QueueEmpty, QueueFull, QueueShutDown, ReleaseError};
 pub use event::Event;
 pub use mutex::{Mutex, MutexGuard};
 pub use queue::{LifoQueue, PriorityQueue, Queue};
