@@ -257,6 +257,12 @@ impl Driver {
     /// were. Running workers call this (see "I/O duty").
     pub fn poll_io(&self, wakers: &mut Vec<Waker>) -> usize {
         self.io_polls.fetch_add(1, Ordering::Relaxed);
+        if self.sources.is_empty() {
+            // No system call for a runtime without sockets. A source being
+            // registered now is seen by the next poll, or by the reactor
+            // once the watch is armed.
+            return 0;
+        }
         self.take_io(wakers)
     }
 
