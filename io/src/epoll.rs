@@ -36,6 +36,9 @@ pub(crate) struct Ready {
     pub(crate) readable: bool,
     /// Writable, closed, or failed.
     pub(crate) writable: bool,
+    /// The peer closed its writing side (or the socket failed): reads will
+    /// not block from now on.
+    pub(crate) read_closed: bool,
 }
 
 impl Interest {
@@ -102,11 +105,13 @@ impl Interest {
         for ev in &buf[..n] {
             let flags = ev.events as libc::c_int;
             let failed = flags & (libc::EPOLLHUP | libc::EPOLLERR) != 0;
+            let read_closed = failed || flags & libc::EPOLLRDHUP != 0;
             f(Ready {
                 key: ev.u64 as usize,
                 readable: failed
                     || flags & (libc::EPOLLIN | libc::EPOLLRDHUP | libc::EPOLLPRI) != 0,
                 writable: failed || flags & libc::EPOLLOUT != 0,
+                read_closed,
             });
         }
         n

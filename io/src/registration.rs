@@ -128,6 +128,51 @@ impl Registration {
     }
 }
 
+impl Registration {
+    /// `poll_io` for a read of at most `len` bytes from a stream socket
+    /// whose short reads mean its receive queue was drained (TCP). After a
+    /// short read, readiness is forgotten (`Source::clear_ready_drained`),
+    /// and a read that finds readiness forgotten waits for the next edge
+    /// without trying: the `WouldBlock` system call a request-response
+    /// server makes after each request is saved.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        if context::poll_coop(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let dir = Direction::Read;
+        loop {
+            let tick = self.source.tick(dir);
+            if self.source.is_ready(dir) {
+                match op() {
+                    Ok(n) => {
+                        if n > 0 && n < len {
+                            self.source.clear_ready_drained(tick);
+                        }
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.clear_ready(dir, tick);
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            if self.driver.is_shutdown() {
+                return Poll::Ready(Err(context::shut_down()));
+            }
+            match self.driver.poll_ready(&self.source, dir, cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
 impl Drop for Registration {
     fn drop(&mut self) {
         let _ = self.driver.deregister(&self.source);

@@ -78,13 +78,28 @@ struct State {
 /// `poll_ready`).
 const MAX_WAITERS: usize = 64;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct DirState {
-    /// An event arrived since the last successful `clear_ready`. (Adding the
-    /// fd to the interest list reports its current readiness as a first event.)
+    /// An event arrived since the last successful `clear_ready`, or none
+    /// was looked for yet (a new source is taken to be ready: its first
+    /// operation is tried, and `WouldBlock` clears this).
     ready: bool,
+    /// Read side only: the peer closed (or the socket failed); sticky, so
+    /// a short read never makes a reader wait for an edge that came
+    /// already (see `clear_ready_drained`).
+    closed: bool,
     /// Who waits.
     waiters: Vec<Waker>,
+}
+
+impl Default for DirState {
+    fn default() -> DirState {
+        DirState {
+            ready: true,
+            closed: false,
+            waiters: Vec::new(),
+        }
+    }
 }
 
 impl Source {
@@ -151,6 +166,24 @@ impl Source {
         }
     }
 
+    /// Whether `dir` is taken to be ready (an event came since the last
+    /// clear): when not, an operation can wait without trying.
+    pub fn is_ready(&self, dir: Direction) -> bool {
+        self.state.lock().dirs[dir as usize].ready
+    }
+
+    /// Forgets read readiness after a short read begun at `tick` drained
+    /// a stream socket's receive queue, unless an event arrived since or
+    /// the peer has closed (then reads return at once: the next one must
+    /// see the end of the stream without waiting for an edge).
+    pub fn clear_ready_drained(&self, tick: u32) {
+        let mut st = self.state.lock();
+        let d = &mut st.dirs[Direction::Read as usize];
+        if !d.closed && self.ticks[Direction::Read as usize].load(Ordering::Relaxed) == tick {
+            d.ready = false;
+        }
+    }
+
     /// Marks the source deregistered and removes its fd from the interest
     /// list, both under the state lock, so no dispatch touches it afterwards.
     fn deregister(&self, interest: &Interest) -> io::Result<()> {
@@ -179,6 +212,7 @@ impl Source {
                 self.ticks[dir as usize].fetch_add(1, Ordering::Release);
                 let d = &mut st.dirs[dir as usize];
                 d.ready = true;
+                d.closed |= dir == Direction::Read && ev.read_closed;
                 wakers.append(&mut d.waiters);
             }
         }
@@ -276,6 +310,7 @@ mod tests {
             key,
             readable: true,
             writable: false,
+            read_closed: false,
         }
     }
 
@@ -312,7 +347,10 @@ mod tests {
         let (old_r, _old_w) = pipe();
         let fd = old_r.as_raw_fd();
         let old = sources.insert(&interest, fd).unwrap();
-        // Waiting in both directions; the reactor picks up a read event.
+        // Waiting in both directions (after a `WouldBlock` each: a new
+        // source is taken to be ready); the reactor picks up a read event.
+        old.clear_ready(Direction::Read, old.tick(Direction::Read));
+        old.clear_ready(Direction::Write, old.tick(Direction::Write));
         assert!(old.poll_ready(Direction::Read, &mut cx).is_pending());
         assert!(old.poll_ready(Direction::Write, &mut cx).is_pending());
         let stale = sources.get(old.key).unwrap();
@@ -333,6 +371,7 @@ mod tests {
             }
         };
         let new = sources.insert(&interest, reused.as_raw_fd()).unwrap();
+        new.clear_ready(Direction::Read, new.tick(Direction::Read));
         assert!(new.poll_ready(Direction::Read, &mut cx).is_pending());
 
         // The reactor now dispatches the event it read before the removal.
@@ -365,6 +404,7 @@ mod tests {
         let sources = Sources::default();
         let (r, _w) = pipe();
         let source = sources.insert(&interest, r.as_raw_fd()).unwrap();
+        source.clear_ready(Direction::Read, source.tick(Direction::Read));
         let counts: Vec<Arc<Count>> = (0..MAX_WAITERS + 2)
             .map(|_| Arc::new(Count(AtomicUsize::new(0))))
             .collect();

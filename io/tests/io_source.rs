@@ -176,6 +176,8 @@ fn reregistered_fd_delivers_readiness_to_the_new_source_only() {
     // The first registration waits for reading, then is removed.
     // SAFETY: `b` outlives both registrations.
     let first = unsafe { driver.register(b.as_raw_fd()) }.unwrap();
+    // A new source is taken to be ready; a read's `WouldBlock` clears it.
+    first.clear_ready(Direction::Read, first.tick(Direction::Read));
     let old = Arc::new(Signal::default());
     let old_waker = Waker::from(old.clone());
     assert!(driver

@@ -247,6 +247,52 @@ fn read_after_the_peer_closes_gives_zero_every_time() {
     });
 }
 
+/// A short read forgets read readiness (so the next read waits instead of
+/// failing with `WouldBlock`), but never when the peer has closed: data and
+/// FIN arriving together, in either order relative to the reader's look,
+/// must give the data and then `Ok(0)`, never a reader waiting for an edge
+/// that already came. 300 connections, each written and closed by a thread
+/// outside the runtime while a task reads into a big buffer.
+#[test]
+fn data_then_close_gives_the_data_then_zero_after_short_reads() {
+    let _wd = watchdog("short_read_then_fin", 120);
+    let rt = runtime(2);
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = rt.spawn(async move {
+        let mut total = 0usize;
+        for _ in 0..300 {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(got, b"hello, then goodbye");
+            total += 1;
+        }
+        total
+    });
+    for i in 0..300 {
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        if i % 2 == 0 {
+            // Data and FIN in one go.
+            c.write_all(b"hello, then goodbye").unwrap();
+        } else {
+            // Data, then (perhaps after the reader's short read) the FIN.
+            c.write_all(b"hello, ").unwrap();
+            std::thread::yield_now();
+            c.write_all(b"then goodbye").unwrap();
+        }
+        drop(c);
+    }
+    assert_eq!(rt.block_on(reader).unwrap(), 300);
+}
+
 #[test]
 fn read_after_the_peer_resets_gives_connection_reset() {
     let _wd = watchdog("read_after_reset", 120);

@@ -25,9 +25,19 @@ use super::{TcpStream, UnixStream};
 /// Implements hyper's `Read` and `Write` for a stream type whose `inner`
 /// derefs to an `Async` of a standard library socket (`$ty` may be a
 /// reference type: `&TcpStream` shares one socket between a reader and a
-/// writer).
+/// writer). `drains`: short reads drain the receive queue (TCP, see
+/// `Registration::poll_read_stream`); `plain`: they may not.
 macro_rules! hyper_io {
-    ($ty:ty) => {
+    (@drains $io:expr, $cx:expr, $buf:expr) => {{
+        let len = $buf.len();
+        $io.inner
+            .poll_read_stream($cx, len, |s| read_uninit(s.as_raw_fd(), $buf))
+    }};
+    (@plain $io:expr, $cx:expr, $buf:expr) => {
+        $io.inner
+            .poll_read_with($cx, |s| read_uninit(s.as_raw_fd(), $buf))
+    };
+    ($ty:ty, $read:ident) => {
         impl Read for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
@@ -38,9 +48,7 @@ macro_rules! hyper_io {
                 // reads it and never de-initialises a byte), so every byte
                 // that was initialised before stays initialised.
                 let unfilled = unsafe { buf.as_mut() };
-                let n = ready!(self
-                    .inner
-                    .poll_read_with(cx, |s| read_uninit(s.as_raw_fd(), unfilled)))?;
+                let n = ready!(hyper_io!(@$read self, cx, unfilled))?;
                 // SAFETY: `read(2)` returned `n`, so it wrote the first `n`
                 // bytes of the unfilled part (and `n` is at most its length).
                 unsafe { buf.advance(n) };
@@ -84,7 +92,7 @@ macro_rules! hyper_io {
     };
 }
 
-hyper_io!(TcpStream);
-hyper_io!(&TcpStream);
-hyper_io!(UnixStream);
-hyper_io!(&UnixStream);
+hyper_io!(TcpStream, drains);
+hyper_io!(&TcpStream, drains);
+hyper_io!(UnixStream, plain);
+hyper_io!(&UnixStream, plain);

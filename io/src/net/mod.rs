@@ -31,6 +31,32 @@ macro_rules! stream_io {
             }
         }
     };
+    // A stream whose short reads drain its receive queue (TCP): see
+    // `Registration::poll_read_stream`.
+    ($ty:ty, read_drains) => {
+        impl ::futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let len = buf.len();
+                self.inner
+                    .poll_read_stream(cx, len, |mut s| ::std::io::Read::read(&mut s, buf))
+            }
+
+            fn poll_read_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &mut [::std::io::IoSliceMut<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.inner.poll_read_stream(cx, len, |mut s| {
+                    ::std::io::Read::read_vectored(&mut s, bufs)
+                })
+            }
+        }
+    };
     ($ty:ty, write) => {
         impl ::futures_io::AsyncWrite for $ty {
             fn poll_write(

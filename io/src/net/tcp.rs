@@ -230,8 +230,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
+        let len = buf.len();
         self.inner
-            .poll_read_with(cx, |s| read_uninit(s.as_raw_fd(), buf))
+            .poll_read_stream(cx, len, |s| read_uninit(s.as_raw_fd(), buf))
     }
 }
 
@@ -285,11 +286,11 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-stream_io!(TcpStream, read);
+stream_io!(TcpStream, read_drains);
 stream_io!(TcpStream, write);
-stream_io!(&TcpStream, read);
+stream_io!(&TcpStream, read_drains);
 stream_io!(&TcpStream, write);
-stream_io!(OwnedReadHalf, read);
+stream_io!(OwnedReadHalf, read_drains);
 stream_io!(OwnedWriteHalf, write);
 
 /// The reading half of a [`TcpStream`] (see
