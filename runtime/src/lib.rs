@@ -33,6 +33,7 @@
 //! | `await asyncio.sleep(0)` | [`yield_now`] |
 //! | `run_in_executor(None, f)` | [`spawn_blocking`] |
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
+//! | `Lock`, `Event`, `Condition`, `Semaphore`, `Queue` | [`sync`] |
 //!
 //! # Implementation
 //!
@@ -78,6 +79,7 @@ pub mod net;
 mod park;
 mod runtime;
 mod scheduler;
+pub mod sync;
 pub mod task;
 pub mod time;
 

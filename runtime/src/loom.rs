@@ -36,6 +36,11 @@ mod cell {
         pub(crate) const fn new(value: T) -> UnsafeCell<T> {
             UnsafeCell(std::cell::UnsafeCell::new(value))
         }
+
+        /// The value, consuming the cell.
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner()
+        }
     }
 
     impl<T: ?Sized> UnsafeCell<T> {
