@@ -72,6 +72,7 @@ pub mod net;
 mod park;
 mod runtime;
 mod scheduler;
+pub mod sync;
 pub mod task;
 pub mod time;
 
