@@ -97,7 +97,10 @@ fn with_capacity_k_exactly_k_try_sends_succeed_before_full() {
         assert_eq!(tx.max_capacity(), k);
         for round in 0..3 {
             for i in 0..k {
-                assert!(tx.try_send(i).is_ok(), "cap {k} round {round}: send {i} refused");
+                assert!(
+                    tx.try_send(i).is_ok(),
+                    "cap {k} round {round}: send {i} refused"
+                );
             }
             assert_eq!(tx.capacity(), 0);
             match tx.try_send(k) {
@@ -141,7 +144,10 @@ fn sender_blocked_on_a_full_channel_is_woken_by_recv() {
 async fn wait_until_async(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + LONG;
     while !cond() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         aiolos::yield_now().await;
     }
 }
@@ -428,12 +434,19 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
         aiolos::yield_now().await;
         assert_eq!(d.get(), 0);
         drop(rx);
-        assert_eq!(d.get(), 3, "buffered messages not dropped with the receiver");
+        assert_eq!(
+            d.get(),
+            3,
+            "buffered messages not dropped with the receiver"
+        );
         assert_eq!(blocked.await.unwrap(), 99, "waiting sender not failed");
         assert_eq!(d.get(), 4);
         assert!(tx.is_closed());
         tx.closed().await;
-        assert!(matches!(tx.try_send(tracked(5, &d)), Err(TrySendError::Closed(_))));
+        assert!(matches!(
+            tx.try_send(tracked(5, &d)),
+            Err(TrySendError::Closed(_))
+        ));
         assert_eq!(d.get(), 5);
 
         let (utx, urx) = mpsc::unbounded::<Tracked>();
@@ -625,7 +638,8 @@ fn senders_and_receivers_cancelled_at_random_points_lose_and_duplicate_nothing()
             assert!(seen.insert(*id), "message {id:#x} delivered twice");
         }
         assert_eq!(
-            seen, sent,
+            seen,
+            sent,
             "delivered != sent-ok ({} received, {} buffered, {} sent)",
             received.len(),
             buffered.len(),
@@ -636,7 +650,10 @@ fn senders_and_receivers_cancelled_at_random_points_lose_and_duplicate_nothing()
         assert_eq!(tx.capacity(), CAP, "room leaked by a cancelled sender");
         for i in 0..CAP as u64 {
             c.fetch_add(1, SeqCst);
-            assert!(tx.try_send(tracked(u64::MAX - i, &d)).is_ok(), "room {i} lost");
+            assert!(
+                tx.try_send(tracked(u64::MAX - i, &d)).is_ok(),
+                "room {i} lost"
+            );
         }
         c.fetch_add(1, SeqCst);
         assert!(tx.try_send(tracked(0, &d)).unwrap_err().is_full());

@@ -218,9 +218,9 @@ impl<T> Inner<T> {
         }
         if s & RX_WAKER != 0 {
             // SAFETY: `RX_WAKER` is set, so shared reads are allowed (rule 2).
-            let same = self.rx_waker.with(|p| unsafe {
-                (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            });
+            let same = self
+                .rx_waker
+                .with(|p| unsafe { (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker())) });
             if same {
                 return Poll::Pending;
             }
@@ -310,9 +310,9 @@ impl<T> Sender<T> {
         }
         if s & TX_WAKER != 0 {
             // SAFETY: `TX_WAKER` is set, so shared reads are allowed (rule 3).
-            let same = inner.tx_waker.with(|p| unsafe {
-                (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            });
+            let same = inner
+                .tx_waker
+                .with(|p| unsafe { (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker())) });
             if same {
                 return Poll::Pending;
             }
