@@ -119,7 +119,9 @@ fn main() -> io::Result<()> {
     // The user watches the three `waiting` lines appear, then presses Ctrl-C.
     let ctrl_c = rt.spawn_blocking(move || {
         for _ in 0..3 {
-            started_rx.recv().expect("each coroutine says it is waiting");
+            started_rx
+                .recv()
+                .expect("each coroutine says it is waiting");
         }
         KeyboardInterrupt
     });

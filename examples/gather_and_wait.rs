@@ -86,10 +86,11 @@
 //!     print('任务返回的结果是', task.result())
 //! ```
 //!
-//! **`002 P1`**, **`002 P3`**, **`002 P9`** (`seeds/002_*.txt`, prose only):
-//! two coroutines awaited one after the other take the sum of their times;
-//! `await asyncio.gather(a(), b())` runs them together and returns their
-//! results in order. Written out:
+//! **`002 P1`**, **`002 P3`**, **`002 P8`** (`seeds/002_*.txt`, three
+//! sections that describe this in prose only): two coroutines awaited one
+//! after the other take the sum of their times; `await asyncio.gather(a(),
+//! b())` runs them together and returns their results in order. Written
+//! out:
 //!
 //! ```python
 //! async def a():
@@ -235,7 +236,7 @@ async fn main() {
         println!("任务返回的结果是 {result}");
     }
 
-    println!("=== 002 P1 + P3 + P9 ===");
+    println!("=== 002 P1 + P3 + P8 ===");
     let start = Instant::now();
     a().await;
     b().await;

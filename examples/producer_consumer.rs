@@ -2,7 +2,8 @@
 //! the producer puts what it makes, the consumer takes it, handles it and
 //! marks it done, and `main` waits with `join()` until every item is done.
 //!
-//! The seed (`seeds/002_*.txt` P9, last section) describes this in prose:
+//! The seed (`seeds/002_*.txt` P8, its last section, "Python
+//! 协程-asyncio、async/await") describes this in prose only:
 //! "Task类提供了一种实现异步生产者消费者模型的途径。在这样的模型中，生产者创建
 //! 任务并将结果传递给消费者，消费者处理这些结果". Written out in Python:
 //!

@@ -67,9 +67,7 @@ fn py_list(items: &[String]) -> String {
 
 fn main() -> io::Result<()> {
     // The executor: at most three blocking threads.
-    let rt = aiolos::Runtime::builder()
-        .max_blocking_threads(3)
-        .build()?;
+    let rt = aiolos::Runtime::builder().max_blocking_threads(3).build()?;
     // asyncio.run(main())
     rt.block_on(async {
         let start = Instant::now();

@@ -104,11 +104,7 @@ async fn func(name: &str) -> String {
 
 /// `func('C')` and `thread_example('D')` on the blocking pool, gathered.
 async fn gathered() -> Vec<String> {
-    let (c, d) = aiolos::gather!(
-        func("C"),
-        aiolos::spawn_blocking(|| thread_example("D"))
-    )
-    .await;
+    let (c, d) = aiolos::gather!(func("C"), aiolos::spawn_blocking(|| thread_example("D"))).await;
     vec![c, d.expect("thread_example does not panic")]
 }
 
@@ -141,9 +137,7 @@ fn main() -> io::Result<()> {
 
     // run_coroutine_threadsafe(gathered(), new_loop).result()
     let future = new_loop.spawn(gathered());
-    let results = new_loop
-        .block_on(future)
-        .expect("gathered does not panic");
+    let results = new_loop.block_on(future).expect("gathered does not panic");
     println!("{}", py_list(&results));
     println!("TIME: {}", start.elapsed().as_secs_f64());
 
