@@ -218,8 +218,7 @@ fn a_dropped_recv_future_never_swallows_a_message() {
     tx.try_send(7).unwrap();
     {
         // Dropped without being polled again after the message arrived.
-        let mut r = pin!(rx.recv());
-        let _ = &mut r;
+        let _r = pin!(rx.recv());
     }
     assert_eq!(rx.try_recv(), Ok(7));
 }
@@ -690,7 +689,7 @@ fn cancelled_waiting_senders_hand_room_on_so_the_others_finish() {
             while let Some(_msg) = rx.recv().await {
                 got += 1;
                 let r = splitmix64(round << 20 | got);
-                if r % 7 == 0 {
+                if r.is_multiple_of(7) {
                     let victim = (r >> 8) as usize % tasks.len();
                     if tasks[victim].cancel() {
                         cancelled.insert(victim);
