@@ -230,8 +230,9 @@ fn main() -> io::Result<()> {
         println!("{}", task_repr(&task, None));
         // run_until_complete(task): awaiting lets the worker run it. Await
         // through `&mut` to keep the handle for the second look.
-        let result = (&mut task).await.expect("MyCoroutine does not fail");
-        println!("{}", task_repr(&task, Some(&result)));
+        // MyCoroutine returns nothing: `()` is Python's `result=None`.
+        let () = (&mut task).await.expect("MyCoroutine does not fail");
+        println!("{}", task_repr(&task, Some(&())));
     });
     rt.block_on(body).expect("the body does not fail");
     println!("TIME:  {}", start.elapsed().as_secs_f64());

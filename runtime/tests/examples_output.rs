@@ -49,13 +49,12 @@ fn is_stale(bin: &Path, source: &Path) -> bool {
         return true;
     };
     let this = std::env::current_exe().ok();
-    let inputs = [this.as_deref(), Some(source)];
-    let stale = inputs
-        .into_iter()
-        .flatten()
-        .filter_map(modified)
-        .any(|input| built < input);
-    stale
+    for input in [this.as_deref(), Some(source)].into_iter().flatten() {
+        if modified(input).is_some_and(|input| built < input) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The path of example `name`'s binary, built if missing or stale.
@@ -415,7 +414,7 @@ fn sleep_many_reports_every_coroutine_once_with_its_sleep() {
             .unwrap_or_else(|| panic!("not a coroutine line: {line:?}\n{}", out.stdout));
         let ms: u32 = ms.parse().unwrap_or_else(|_| panic!("{line:?}"));
         assert!(
-            ms % 100 == 0 && (100..=500).contains(&ms),
+            ms.is_multiple_of(100) && (100..=500).contains(&ms),
             "randint(1, 5) tenths of a second: {line:?}"
         );
         ids.push(id.parse().unwrap_or_else(|_| panic!("{line:?}")));
