@@ -257,6 +257,12 @@ impl Driver {
     /// were. Running workers call this (see "I/O duty").
     pub fn poll_io(&self, wakers: &mut Vec<Waker>) -> usize {
         self.io_polls.fetch_add(1, Ordering::Relaxed);
+        if self.sources.is_empty() {
+            // No system call for a runtime without sockets. A source being
+            // registered now is seen by the next poll, or by the reactor
+            // once the watch is armed.
+            return 0;
+        }
         self.take_io(wakers)
     }
 
@@ -272,8 +278,15 @@ impl Driver {
     /// Hands the I/O duty to the reactor: arms its watch, so that the next
     /// event (or one already pending) wakes it. The last running worker
     /// calls this when it parks, after registering as parked.
+    ///
+    /// Does nothing while the watch is armed already. (The flag can still
+    /// say "armed" after the reactor consumed the arming, until it clears
+    /// it; a worker that parked before seeing it cleared is seen parked by
+    /// the reactor's look after clearing it, which re-arms: step 2 above.)
     pub fn watch_io(&self) {
-        self.watch_armed.store(true, Ordering::SeqCst);
+        if self.watch_armed.swap(true, Ordering::SeqCst) {
+            return;
+        }
         // An error could only mean the poller is broken, which the
         // reactor's next wait reports.
         let _ = self.poller.modify_with_mode(

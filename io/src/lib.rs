@@ -1,5 +1,6 @@
 //! The reactor of the aiolos runtime: one thread that waits on a
-//! [`polling::Poller`] and drives a hierarchical timer wheel.
+//! [`polling::Poller`] and drives a hierarchical timer wheel, and the I/O
+//! sources and `net` types whose readiness it (or a busy worker) delivers.
 //!
 //! This crate is an implementation detail of `aiolos`; its users see
 //! `aiolos::time` (and, later, `aiolos::net`).
@@ -59,6 +60,13 @@
 //! a worker files the timers its tasks create there and fires them itself
 //! (`aiolos`'s scheduler does), and the reactor fires them only for a worker
 //! stuck in a long poll (see `driver.rs`).
+//!
+//! I/O sources are registered, edge-triggered, in an epoll instance of
+//! their own. Running workers take its events without waiting
+//! ([`Driver::poll_io`]) between tasks and before they park; the reactor
+//! watches it only when the last worker parks or the workers stop polling
+//! (see "I/O duty" in `driver.rs`), so under load no thread sleeps in
+//! `epoll_wait` and readiness needs no thread to be woken.
 
 #![warn(
     missing_docs,

@@ -33,7 +33,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -189,6 +189,9 @@ impl Source {
 #[derive(Debug, Default)]
 pub(crate) struct Sources {
     slots: Mutex<Slots>,
+    /// How many sources are registered (so a runtime without any skips
+    /// the `epoll_wait` of its workers' polls).
+    live: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -227,6 +230,7 @@ impl Sources {
             return Err(e);
         }
         slots.entries[index as usize].1 = Some(source.clone());
+        self.live.fetch_add(1, Ordering::Relaxed);
         Ok(source)
     }
 
@@ -237,11 +241,17 @@ impl Sources {
             Some((_, slot @ Some(_))) if slot.as_ref().is_some_and(|s| s.key == source.key) => {
                 *slot = None;
                 slots.free.push(index);
+                self.live.fetch_sub(1, Ordering::Relaxed);
             }
             _ => return Ok(()),
         }
         drop(slots);
         source.deregister(interest)
+    }
+
+    /// Whether no source is registered (a hint: one may be registering).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live.load(Ordering::Relaxed) == 0
     }
 
     /// The source an event key names, unless it has been deregistered.

@@ -48,7 +48,10 @@
 //!   they wake first, and it parks until its earliest deadline.
 //! - **the reactor** (`aiolos-reactor`): waits on the OS poller, fires
 //!   timers created outside the workers, and fires a worker's due timers if
-//!   that worker is stuck in a long poll.
+//!   that worker is stuck in a long poll. It watches I/O readiness only
+//!   while no worker does: a running worker takes pending readiness itself
+//!   (every 61 tasks and before it parks) and runs the tasks it wakes from
+//!   its own queue; the last worker to park hands the watch to the reactor.
 //! - **blocking threads** (`aiolos-blocking-N`), started on demand for
 //!   [`spawn_blocking`] up to `Builder::max_blocking_threads` (512), reused
 //!   while idle and stopped after `Builder::blocking_keep_alive` (10 s).

@@ -7,7 +7,7 @@
 
 mod common;
 
-use aiolos::sync::{LifoQueue, PriorityQueue, Queue, QueueShutDown, TryGetError, TryPutError};
+use aiolos::sync::{LifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, QueueShutDown};
 use common::*;
 use std::pin::pin;
 use std::sync::{mpsc, Arc};
@@ -60,7 +60,7 @@ fn sizes_and_nowait_errors_give_the_item_back() {
         (q.maxsize(), q.qsize(), q.empty(), q.full()),
         (2, 0, true, false)
     );
-    assert_eq!(q.get_nowait(), Err(TryGetError::Empty));
+    assert_eq!(q.get_nowait(), Err(QueueEmpty::Empty));
     q.put_nowait("a").unwrap();
     q.put_nowait("b").unwrap();
     assert_eq!((q.qsize(), q.empty(), q.full()), (2, false, true));
@@ -281,7 +281,7 @@ fn after_shutdown_gets_drain_what_is_left_then_fail_and_puts_fail() {
         assert_eq!(q.get().await, Ok(1));
         assert_eq!(q.get_nowait(), Ok(2));
         assert_eq!(q.get().await, Err(QueueShutDown(())));
-        assert_eq!(q.get_nowait(), Err(TryGetError::ShutDown));
+        assert_eq!(q.get_nowait(), Err(QueueEmpty::ShutDown));
     });
 }
 
@@ -331,7 +331,7 @@ fn shutdown_releases_blocked_getters_and_putters_with_the_error() {
     );
     // The item that was in the full queue is still there to drain.
     assert_eq!(full.get_nowait(), Ok(0));
-    assert_eq!(full.get_nowait(), Err(TryGetError::ShutDown));
+    assert_eq!(full.get_nowait(), Err(QueueEmpty::ShutDown));
 }
 
 #[test]
@@ -361,24 +361,24 @@ fn shutdown_immediate_drops_the_items_and_releases_join() {
 
 #[test]
 fn errors_say_what_happened() {
-    let full: TryPutError<u8> = TryPutError::Full(1);
-    let shut: TryPutError<u8> = TryPutError::ShutDown(1);
+    let full: QueueFull<u8> = QueueFull::Full(1);
+    let shut: QueueFull<u8> = QueueFull::ShutDown(1);
     assert_eq!(full.to_string(), "the queue is full; the item was not put");
     assert_eq!(
         shut.to_string(),
         "the queue is shut down; the item was not put"
     );
-    assert_eq!(TryGetError::Empty.to_string(), "the queue is empty");
+    assert_eq!(QueueEmpty::Empty.to_string(), "the queue is empty");
     assert_eq!(
-        TryGetError::ShutDown.to_string(),
+        QueueEmpty::ShutDown.to_string(),
         "the queue is shut down and has no items left"
     );
-    assert!(TryGetError::Empty.is_empty() && TryGetError::ShutDown.is_shut_down());
+    assert!(QueueEmpty::Empty.is_empty() && QueueEmpty::ShutDown.is_shut_down());
     assert!(QueueShutDown(()).to_string().contains("shut down"));
     assert_eq!(QueueShutDown(5).into_inner(), 5);
     // Usable as boxed errors even when the item is not Debug.
     struct Opaque;
     let _: Box<dyn std::error::Error> = Box::new(QueueShutDown(Opaque));
-    let _: Box<dyn std::error::Error> = Box::new(TryPutError::Full(Opaque));
-    assert_eq!(format!("{:?}", TryPutError::Full(Opaque)), "Full(..)");
+    let _: Box<dyn std::error::Error> = Box::new(QueueFull::Full(Opaque));
+    assert_eq!(format!("{:?}", QueueFull::Full(Opaque)), "Full(..)");
 }

@@ -33,9 +33,11 @@
 //!    sibling's. A worker that fired a
 //!    burst of timers thus shares it with siblings busy with their own
 //!    queues, not only with idle ones.
-//! 2. Every [`GLOBAL_INTERVAL`] ticks, the due injector (timer wake-ups
-//!    the reactor fired), then the injector, first, so that tasks from
-//!    outside are not starved by a worker busy with its own.
+//! 2. Every [`GLOBAL_INTERVAL`] ticks: take pending I/O readiness (the
+//!    tasks it wakes join the back of the local queue), then look at the due
+//!    injector (timer wake-ups the reactor fired), then the injector, first,
+//!    so that tasks from outside are not starved by a worker busy with its
+//!    own.
 //! 3. The LIFO slot: the task most recently woken or spawned by the task
 //!    that just ran (message-passing locality). At most [`MAX_LIFO_STREAK`]
 //!    times in a row; then the slot's task goes to the back of the queue, so
@@ -44,7 +46,11 @@
 //! 5. Search, if fewer than half the workers are searching: steal half of a
 //!    random sibling's due queue, else of its local queue.
 //! 6. A batch from the injector, then from the due injector.
-//! 7. Park until the earliest timer (see `idle.rs` for the sleep protocol).
+//! 7. Pending I/O readiness: the woken tasks go to the local queue, and a
+//!    sibling is woken if there is more than one (see "I/O duty" in
+//!    `aiolos_io`'s `driver.rs`).
+//! 8. Park until the earliest timer (see `idle.rs` for the sleep protocol).
+//!    The last worker to park hands the I/O watch to the reactor.
 //!
 //! # Shutdown
 //!
@@ -370,7 +376,7 @@ impl Local {
             .or_else(|| self.pop_due())
     }
 
-    /// Step 7: sleep until a producer picks this worker, its earliest timer
+    /// Step 8: sleep until a producer picks this worker, its earliest timer
     /// is due, or shutdown starts.
     fn park(&self) {
         let shared = &self.shared;

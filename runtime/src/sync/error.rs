@@ -63,84 +63,82 @@ impl<T> Error for QueueShutDown<T> {}
 
 /// Why [`put_nowait`](super::Queue::put_nowait) failed (asyncio's
 /// `QueueFull`, or `QueueShutDown`); either way the item comes back.
-#[doc(alias = "QueueFull")]
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum TryPutError<T> {
+pub enum QueueFull<T> {
     /// The queue is at its `maxsize`.
     Full(T),
     /// The queue was shut down.
     ShutDown(T),
 }
 
-impl<T> TryPutError<T> {
+impl<T> QueueFull<T> {
     /// The item that could not be put.
     pub fn into_inner(self) -> T {
         match self {
-            TryPutError::Full(item) | TryPutError::ShutDown(item) => item,
+            QueueFull::Full(item) | QueueFull::ShutDown(item) => item,
         }
     }
 
     /// Whether the queue was full (rather than shut down).
     pub fn is_full(&self) -> bool {
-        matches!(self, TryPutError::Full(_))
+        matches!(self, QueueFull::Full(_))
     }
 
     /// Whether the queue was shut down.
     pub fn is_shut_down(&self) -> bool {
-        matches!(self, TryPutError::ShutDown(_))
+        matches!(self, QueueFull::ShutDown(_))
     }
 }
 
-impl<T> fmt::Debug for TryPutError<T> {
+impl<T> fmt::Debug for QueueFull<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TryPutError::Full(_) => f.write_str("Full(..)"),
-            TryPutError::ShutDown(_) => f.write_str("ShutDown(..)"),
+            QueueFull::Full(_) => f.write_str("Full(..)"),
+            QueueFull::ShutDown(_) => f.write_str("ShutDown(..)"),
         }
     }
 }
 
-impl<T> fmt::Display for TryPutError<T> {
+impl<T> fmt::Display for QueueFull<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TryPutError::Full(_) => "the queue is full; the item was not put",
-            TryPutError::ShutDown(_) => "the queue is shut down; the item was not put",
+            QueueFull::Full(_) => "the queue is full; the item was not put",
+            QueueFull::ShutDown(_) => "the queue is shut down; the item was not put",
         })
     }
 }
 
-impl<T> Error for TryPutError<T> {}
+impl<T> Error for QueueFull<T> {}
 
 /// Why [`get_nowait`](super::Queue::get_nowait) failed (asyncio's
 /// `QueueEmpty`, or `QueueShutDown`).
-#[doc(alias = "QueueEmpty")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TryGetError {
+pub enum QueueEmpty {
     /// No item is ready (it may come later).
     Empty,
     /// The queue was shut down and has no items left: none will come.
     ShutDown,
 }
 
-impl TryGetError {
+impl QueueEmpty {
     /// Whether the queue was merely empty.
     pub fn is_empty(&self) -> bool {
-        *self == TryGetError::Empty
+        *self == QueueEmpty::Empty
     }
 
     /// Whether the queue was shut down and drained.
     pub fn is_shut_down(&self) -> bool {
-        *self == TryGetError::ShutDown
+        *self == QueueEmpty::ShutDown
     }
 }
 
-impl fmt::Display for TryGetError {
+impl fmt::Display for QueueEmpty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            TryGetError::Empty => "the queue is empty",
-            TryGetError::ShutDown => "the queue is shut down and has no items left",
+            QueueEmpty::Empty => "the queue is empty",
+            QueueEmpty::ShutDown => "the queue is shut down and has no items left",
         })
     }
 }
 
-impl Error for TryGetError {}
+impl Error for QueueEmpty {}

@@ -51,7 +51,7 @@
 //! | `Condition(lock)` | [`Condition<T>`] (owns its mutex) |
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Queue`, `LifoQueue`, `PriorityQueue` | [`Queue`], [`LifoQueue`], [`PriorityQueue`] |
-//! | `QueueFull`, `QueueEmpty`, `QueueShutDown` | [`TryPutError`], [`TryGetError`], [`QueueShutDown`] |
+//! | `QueueFull`, `QueueEmpty`, `QueueShutDown` | [`QueueFull`], [`QueueEmpty`], [`QueueShutDown`] |
 //! | a `Future` set once, `loop.create_future()` | [`oneshot`] channel |
 //! | a stream of messages between tasks | [`mpsc`] channel |
 //!
@@ -93,7 +93,7 @@ pub(crate) mod waiters;
 
 pub use bounded::{BoundedSemaphore, BoundedSemaphorePermit};
 pub use condition::Condition;
-pub use error::{AcquireError, QueueShutDown, ReleaseError, TryGetError, TryPutError};
+pub use error::{AcquireError, QueueEmpty, QueueFull, QueueShutDown, ReleaseError};
 pub use event::Event;
 pub use mutex::{Mutex, MutexGuard};
 pub use queue::{LifoQueue, PriorityQueue, Queue};

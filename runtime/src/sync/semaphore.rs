@@ -163,7 +163,8 @@ impl Semaphore {
     }
 
     /// Closes the semaphore: every waiting acquire, and every later one,
-    /// fails with [`AcquireError`]. Permits still out may be returned.
+    /// fails with [`AcquireError`] (one that was handed its permits before
+    /// the close still gets them). Permits still out may be returned.
     pub fn close(&self) {
         let mut wakes = WakeList::new();
         {

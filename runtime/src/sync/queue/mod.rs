@@ -12,7 +12,7 @@ use std::future::Future;
 
 use self::shared::Core;
 use self::storage::{Fifo, Lifo, Smallest};
-use super::error::{QueueShutDown, TryGetError, TryPutError};
+use super::error::{QueueEmpty, QueueFull, QueueShutDown};
 
 /// Defines a public queue type over a storage, with the asyncio API.
 macro_rules! queue {
@@ -64,9 +64,9 @@ macro_rules! queue {
             ///
             /// # Errors
             ///
-            /// [`TryPutError::Full`] or [`TryPutError::ShutDown`], holding
+            /// [`QueueFull::Full`] or [`QueueFull::ShutDown`], holding
             /// the item.
-            pub fn put_nowait(&self, item: T) -> Result<(), TryPutError<T>> {
+            pub fn put_nowait(&self, item: T) -> Result<(), QueueFull<T>> {
                 self.core.put_nowait(item)
             }
 
@@ -74,9 +74,9 @@ macro_rules! queue {
             ///
             /// # Errors
             ///
-            /// [`TryGetError::Empty`] if none is, or [`TryGetError::ShutDown`]
+            /// [`QueueEmpty::Empty`] if none is, or [`QueueEmpty::ShutDown`]
             /// if the queue is shut down and has no items left.
-            pub fn get_nowait(&self) -> Result<T, TryGetError> {
+            pub fn get_nowait(&self) -> Result<T, QueueEmpty> {
                 self.core.get_nowait()
             }
 

@@ -35,7 +35,7 @@ use std::task::{ready, Context, Poll};
 
 use super::storage::Storage;
 use crate::loom;
-use crate::sync::error::{QueueShutDown, TryGetError, TryPutError};
+use crate::sync::error::{QueueEmpty, QueueFull, QueueShutDown};
 use crate::sync::waiters::{Key, Status, WaiterList, WakeList};
 use crate::task::poll_proceed;
 
@@ -145,15 +145,15 @@ impl<S: Storage> Core<S> {
     }
 
     /// Puts `item` if there is room.
-    pub(crate) fn put_nowait(&self, item: S::Item) -> Result<(), TryPutError<S::Item>> {
+    pub(crate) fn put_nowait(&self, item: S::Item) -> Result<(), QueueFull<S::Item>> {
         let mut wakes = WakeList::new();
         {
             let mut state = self.state.lock();
             if state.shut_down {
-                return Err(TryPutError::ShutDown(item));
+                return Err(QueueFull::ShutDown(item));
             }
             if !state.has_room(self.maxsize) {
-                return Err(TryPutError::Full(item));
+                return Err(QueueFull::Full(item));
             }
             state.insert(item, self.maxsize, &mut wakes);
         }
@@ -162,15 +162,15 @@ impl<S: Storage> Core<S> {
     }
 
     /// Takes an item if one is ready.
-    pub(crate) fn get_nowait(&self) -> Result<S::Item, TryGetError> {
+    pub(crate) fn get_nowait(&self) -> Result<S::Item, QueueEmpty> {
         let mut wakes = WakeList::new();
         let item = {
             let mut state = self.state.lock();
             if !state.has_item() {
                 return Err(if state.shut_down {
-                    TryGetError::ShutDown
+                    QueueEmpty::ShutDown
                 } else {
-                    TryGetError::Empty
+                    QueueEmpty::Empty
                 });
             }
             state.remove(self.maxsize, &mut wakes)
