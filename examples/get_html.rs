@@ -2,7 +2,8 @@
 //! for the (slow) server together, so the whole run takes about one fetch,
 //! not ten.
 //!
-//! The seed (`seeds/001_*.txt`, "asyncio"), which only pretends to fetch:
+//! The seed (`seeds/001_*.txt` #2; the `gather_and_wait` example ports it
+//! as it is), which only pretends to fetch:
 //!
 //! ```python
 //! import asyncio

@@ -23,18 +23,22 @@
 //!     loop.close()
 //! ```
 //!
-//! Differences from the Python: each sleep is 100–500 ms instead of 1–5 s;
-//! the "random" times come from a fixed-seed xorshift generator, so every run
-//! sleeps the same times; and aiolos has no `gather` yet, so `main` awaits
-//! the `Task` handles one after another, which also returns the results in
-//! spawn order. Each coroutine prints when it finishes, as in the seed, so
-//! those lines come in order of sleep time.
+//! It prints one line per coroutine, as each finishes, so the lines come in
+//! order of sleep time; the whole run takes about the longest sleep (5 s in
+//! the seed), not the sum of all of them.
+//!
+//! Differences from the Python: each sleep is 100–500 ms instead of 1–5 s,
+//! and the line gives it in milliseconds (`用时:300毫秒`); the "random"
+//! times come from a fixed-seed xorshift generator, so every run sleeps the
+//! same times. `ensure_future` is `aiolos::spawn`, and `gather` awaits the
+//! tasks' handles; `run_until_complete(main())` and `loop.close()` are
+//! `#[aiolos::main]`.
 //!
 //! Run it with `cargo run --example sleep_many`.
 
 use std::time::Duration;
 
-use aiolos::time::{sleep, Instant};
+use aiolos::time::sleep;
 
 /// Coroutines to start.
 const COROUTINES: u32 = 100;
@@ -61,49 +65,23 @@ impl XorShift32 {
     }
 }
 
-async fn my_coroutine(id: u32, process_time: u32) -> Duration {
-    let planned = UNIT * process_time;
-    let start = Instant::now();
-    sleep(planned).await;
-    let took = start.elapsed();
-    println!(
-        "协程:{id}, 执行完毕。用时:{:.1}秒 (slept {took:.1?})",
-        planned.as_secs_f64()
-    );
-    took
+/// `async def MyCoroutine(id)`, with its random time chosen by the caller.
+async fn my_coroutine(id: u32, process_time: u32) {
+    let slept = UNIT * process_time;
+    sleep(slept).await;
+    println!("协程:{id}, 执行完毕。用时:{}毫秒", slept.as_millis());
 }
 
 #[aiolos::main]
 async fn main() {
     let mut random = XorShift32(0x2545_f491);
-    let start = Instant::now();
-
-    // ensure_future(MyCoroutine(i)) for i in range(100): all start now.
-    let planned: Vec<u32> = (0..COROUTINES).map(|_| random.randint(1, 5)).collect();
-    let tasks: Vec<_> = planned
-        .iter()
-        .enumerate()
-        .map(|(id, &t)| aiolos::spawn(my_coroutine(id as u32, t)))
+    // tasks = [asyncio.ensure_future(MyCoroutine(i)) for i in range(100)]:
+    // all start now.
+    let tasks: Vec<_> = (0..COROUTINES)
+        .map(|id| aiolos::spawn(my_coroutine(id, random.randint(1, 5))))
         .collect();
-
-    // await gather(*tasks): await every handle, results in spawn order.
-    let mut slept = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        slept.push(task.await.expect("a sleeping coroutine does not panic"));
+    // await asyncio.gather(*tasks)
+    for result in aiolos::gather(tasks).await {
+        result.expect("a sleeping coroutine does not fail");
     }
-    let total = start.elapsed();
-
-    let sum: Duration = slept.iter().sum();
-    let longest = slept.iter().max().copied().unwrap_or_default();
-    let ms: Vec<u128> = slept.iter().map(Duration::as_millis).collect();
-    println!(
-        "gathered {} results (ms slept, in spawn order): {ms:?}",
-        ms.len()
-    );
-    println!(
-        "TIME: {:.3} s for {:.3} s of sleeping (longest {:.3} s): the sleeps overlapped",
-        total.as_secs_f64(),
-        sum.as_secs_f64(),
-        longest.as_secs_f64()
-    );
 }

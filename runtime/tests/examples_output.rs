@@ -3,13 +3,25 @@
 //! Each test runs an example's binary, `<target>/<profile>/examples/NAME`,
 //! found next to this test binary (`<target>/<profile>/deps/examples_output-HASH`).
 //! A plain `cargo test` builds the examples first; when the binary is missing
-//! or older than this test binary (e.g. under `cargo test --test
-//! examples_output`, which builds no examples), the test builds it with
-//! `cargo build --example NAME` in the same target directory and profile.
+//! or older than this test binary or than the example's source (e.g. under
+//! `cargo test --test examples_output`, which builds no examples), the test
+//! builds it with `cargo build --example NAME` in the same target directory,
+//! profile and features.
 //!
-//! `echo_server` runs until killed: its test starts it on a free port, waits
-//! (by reading its output, with a timeout) until it says it listens, runs
-//! `echo_client` against it, and kills it at the end.
+//! Every `[[example]]` of `runtime/Cargo.toml` has a test here (one test
+//! checks that), and `http_server`'s needs `--features hyper`, like the
+//! example itself.
+//!
+//! The seed ports print a `=== seed #n ===` line before each part; their
+//! tests compare each part's lines with what the Python prints. Where the
+//! output depends on timing (elapsed times, which of two parallel tasks
+//! prints first) they check only what the program guarantees: counts, sets
+//! of lines, and the order that awaits impose. No test asserts on how long
+//! anything took.
+//!
+//! `echo_server` and `http_server` run until killed: their tests start them
+//! on a free port, wait (by reading their output, with a timeout) until they
+//! say they listen, talk to them, and kill them at the end.
 
 use std::io::{BufRead as _, Read as _};
 use std::path::{Path, PathBuf};
@@ -29,14 +41,20 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
-fn is_stale(bin: &Path) -> bool {
+/// Whether `bin` is missing, or older than this test binary or than
+/// `source`, the example's file.
+fn is_stale(bin: &Path, source: &Path) -> bool {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(bin) else {
+        return true;
+    };
     let this = std::env::current_exe().ok();
-    match (modified(bin), this.as_deref().and_then(modified)) {
-        (None, _) => true,
-        (Some(bin), Some(test)) => bin < test,
-        (Some(_), None) => false,
+    for input in [this.as_deref(), Some(source)].into_iter().flatten() {
+        if modified(input).is_some_and(|input| built < input) {
+            return true;
+        }
     }
+    false
 }
 
 /// The path of example `name`'s binary, built if missing or stale.
@@ -45,7 +63,10 @@ fn example_bin(name: &str) -> PathBuf {
     let bin = dir
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    if !is_stale(&bin) {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(format!("{name}.rs"));
+    if !is_stale(&bin, &source) {
         return bin;
     }
     let profile = dir
@@ -61,6 +82,11 @@ fn example_bin(name: &str) -> PathBuf {
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
+    // The features this test was built with (else the build would redo the
+    // library without them, and `http_server` needs `hyper`).
+    if cfg!(feature = "hyper") {
+        cmd.args(["--features", "hyper"]);
+    }
     match profile.as_str() {
         "debug" => {}
         "release" => {
@@ -142,79 +168,503 @@ fn run_example_with_args(name: &str, args: &[&str]) -> Output {
     out
 }
 
+// ------------------------------------------------------------- helpers ----
+
+/// The parts of a seed port's stdout: each `=== NAME ===` line starts one,
+/// `(NAME, the lines after it)`. Lines before the first header are an error.
+fn sections(stdout: &str) -> Vec<(String, Vec<String>)> {
+    let mut parts: Vec<(String, Vec<String>)> = Vec::new();
+    for line in stdout.lines() {
+        if let Some(name) = line
+            .strip_prefix("=== ")
+            .and_then(|l| l.strip_suffix(" ==="))
+        {
+            parts.push((name.to_owned(), Vec::new()));
+        } else {
+            let (_, lines) = parts
+                .last_mut()
+                .unwrap_or_else(|| panic!("a line before the first section: {line:?}\n{stdout}"));
+            lines.push(line.to_owned());
+        }
+    }
+    parts
+}
+
+/// Whether `line` matches `pattern`: `<seconds>` is a number of seconds
+/// (a `time.time()` difference), `PREFIX*` is any line starting with
+/// `PREFIX`, anything else must be equal.
+fn line_matches(pattern: &str, line: &str) -> bool {
+    if pattern == "<seconds>" {
+        return line.parse::<f64>().is_ok_and(|s| s >= 0.0);
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) => line.starts_with(prefix),
+        None => line == pattern,
+    }
+}
+
+/// Asserts that `stdout` has exactly the sections `want`, in order, each
+/// with lines matching its patterns one to one (see [`line_matches`]).
+fn assert_sections(stdout: &str, want: &[(&str, &[&str])]) {
+    let got = sections(stdout);
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    let want_names: Vec<&str> = want.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, want_names, "sections of:\n{stdout}");
+    for ((name, lines), (_, patterns)) in got.iter().zip(want) {
+        let ok = lines.len() == patterns.len()
+            && lines.iter().zip(*patterns).all(|(l, p)| line_matches(p, l));
+        assert!(
+            ok,
+            "section {name}: got\n{lines:#?}\nwant\n{patterns:#?}\nfull stdout:\n{stdout}"
+        );
+    }
+}
+
+/// The lines of section `name` of `stdout`.
+fn section(stdout: &str, name: &str) -> Vec<String> {
+    sections(stdout)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no section {name} in:\n{stdout}"))
+        .1
+}
+
+/// `lines` sorted, to compare as a multiset.
+fn sorted<S: AsRef<str>>(lines: &[S]) -> Vec<&str> {
+    let mut v: Vec<&str> = lines.iter().map(AsRef::as_ref).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Where `line` first occurs in `lines`; panics if it does not.
+fn position(lines: &[&str], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| *l == line)
+        .unwrap_or_else(|| panic!("no line {line:?} in {lines:#?}"))
+}
+
+/// Checks a part where `n` concurrent `get_html`s each print `start get
+/// url`, sleep, and print `end get url`: n of each; the first is a start
+/// (nothing ends before something started), the last an end.
+fn assert_get_html_lines(lines: &[String], n: usize) {
+    let starts = lines.iter().filter(|l| *l == "start get url").count();
+    let ends = lines.iter().filter(|l| *l == "end get url").count();
+    assert_eq!((starts, ends, lines.len()), (n, n, 2 * n), "{lines:#?}");
+    assert_eq!(lines[0], "start get url", "{lines:#?}");
+    assert_eq!(lines[2 * n - 1], "end get url", "{lines:#?}");
+}
+
+// --------------------------------------------------------- every example ----
+
+/// The examples this file tests; each name has a test below.
+const TESTED: &[&str] = &[
+    "hello",
+    "coroutines",
+    "tasks_and_callbacks",
+    "future_and_task",
+    "sleep_many",
+    "gather_and_wait",
+    "cancel",
+    "chain",
+    "callbacks",
+    "run_in_executor",
+    "threadsafe",
+    "producer_consumer",
+    "crawler",
+    "get_html",
+    "echo_server",
+    "echo_client",
+    "http_server",
+];
+
 #[test]
-fn callbacks_prints_call_soon_first_then_by_deadline_twice() {
-    let out = run_example("callbacks");
-    let lines: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("success time"))
+fn every_example_in_cargo_toml_is_tested_and_in_the_readme() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .expect("reading runtime/Cargo.toml");
+    // The `name = "..."` line after each `[[example]]`.
+    let examples: Vec<&str> = manifest
+        .split("[[example]]")
+        .skip(1)
+        .filter_map(|block| {
+            block
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("name = "))
+                .map(|n| n.trim_matches('"'))
+        })
         .collect();
-    let once = [
+    assert_eq!(
+        sorted(&examples),
+        sorted(TESTED),
+        "runtime/Cargo.toml vs TESTED"
+    );
+
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/README.md"),
+    )
+    .expect("reading examples/README.md");
+    for name in examples {
+        assert!(
+            readme.contains(&format!("[`{name}`]({name}.rs)")),
+            "examples/README.md does not link {name}.rs"
+        );
+    }
+}
+
+// ---------------------------------------------------------- seed ports ----
+
+#[test]
+fn coroutines_prints_what_each_seed_snippet_prints() {
+    let out = run_example("coroutines");
+    assert_sections(
+        &out.stdout,
+        &[
+            ("000 #1 + #2", &["Hello, world"]),
+            ("003 #1", &[]),
+            ("003 #2", &["True", "False", "True"]),
+            ("003 #3", &["hello world"]),
+            ("002 P2", &["4", "<coroutine object add3 at 0x*", "5"]),
+        ],
+    );
+}
+
+#[test]
+fn tasks_and_callbacks_prints_what_each_seed_snippet_prints() {
+    let out = run_example("tasks_and_callbacks");
+    assert_sections(
+        &out.stdout,
+        &[
+            (
+                "000 #3",
+                &[
+                    "<Task pending coro=<MyCoroutine(2)>>",
+                    "Waiting 2",
+                    "<Task finished coro=<MyCoroutine(2)> result=()>",
+                    "TIME:  *",
+                ],
+            ),
+            (
+                "000 #4",
+                &[
+                    "Waiting:  3",
+                    "Callback:  Done after 3s",
+                    "Task ret:  Done after 3s",
+                    "TIME:  *",
+                ],
+            ),
+            ("001 #3", &["start get url", "紅燒肉"]),
+            ("001 #4", &["start get url", "紅燒肉"]),
+            (
+                "001 #6",
+                &[
+                    "start get url",
+                    "http://www.imooc.com",
+                    "send email to 紅燒肉",
+                    "紅燒肉",
+                ],
+            ),
+            ("003 #4", &["回调返回值是 13", "返回结果"]),
+            (
+                "001 #10 + 002 P4",
+                &["Waiting 2", "Task ret: Done after 200ms"],
+            ),
+        ],
+    );
+    // The TIME lines hold a number of seconds.
+    for line in out.stdout.lines().filter(|l| l.starts_with("TIME:  ")) {
+        assert!(
+            line_matches("<seconds>", &line["TIME:  ".len()..]),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn future_and_task_prints_what_each_book_example_prints() {
+    let out = run_example("future_and_task");
+    assert_sections(
+        &out.stdout,
+        &[
+            ("002 P6 (3-15)", &["False", "True", "I have finished."]),
+            (
+                "002 P6 (3-16)",
+                &[
+                    "False",
+                    "No longer allowed: Task does not support set_result operation",
+                    "True",
+                    "True",
+                ],
+            ),
+            ("002 P6 (3-17) + 001 #5", &[]),
+        ],
+    );
+}
+
+#[test]
+fn sleep_many_reports_every_coroutine_once_with_its_sleep() {
+    let out = run_example("sleep_many");
+    // "协程:17, 执行完毕。用时:300毫秒", one per coroutine.
+    let mut ids: Vec<u32> = Vec::new();
+    for line in out.stdout.lines() {
+        let (id, ms) = line
+            .strip_prefix("协程:")
+            .and_then(|rest| rest.strip_suffix("毫秒"))
+            .and_then(|rest| rest.split_once(", 执行完毕。用时:"))
+            .unwrap_or_else(|| panic!("not a coroutine line: {line:?}\n{}", out.stdout));
+        let ms: u32 = ms.parse().unwrap_or_else(|_| panic!("{line:?}"));
+        assert!(
+            ms.is_multiple_of(100) && (100..=500).contains(&ms),
+            "randint(1, 5) tenths of a second: {line:?}"
+        );
+        ids.push(id.parse().unwrap_or_else(|_| panic!("{line:?}")));
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..100).collect::<Vec<u32>>(), "{}", out.stdout);
+}
+
+#[test]
+fn gather_and_wait_prints_what_each_seed_snippet_prints() {
+    let out = run_example("gather_and_wait");
+    let s = &out.stdout;
+    let names: Vec<String> = sections(s).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "001 #1",
+            "001 #2",
+            "001 #7",
+            "001 #8",
+            "001 #9 (a)",
+            "001 #9 (b)",
+            "003 #5",
+            "002 P1 + P3 + P8"
+        ],
+        "{s}"
+    );
+
+    // One get_html, then the time.
+    let one = section(s, "001 #1");
+    assert_eq!(one[..2], ["start get url", "end get url"], "{s}");
+    assert!(one.len() == 3 && line_matches("<seconds>", &one[2]), "{s}");
+
+    // Ten at once (wait, then gather), each followed by the time.
+    for name in ["001 #2", "001 #8"] {
+        let mut lines = section(s, name);
+        let time = lines.pop().expect("a time line");
+        assert!(line_matches("<seconds>", &time), "{name}: {time:?}\n{s}");
+        assert_get_html_lines(&lines, 10);
+    }
+
+    // wait(FIRST_COMPLETED) with one task that never ends, then a timeout.
+    assert_eq!(section(s, "001 #7"), ["1 1", "0 1"], "{s}");
+
+    // Two groups of two, gathered flat and nested.
+    assert_get_html_lines(&section(s, "001 #9 (a)"), 4);
+    assert_get_html_lines(&section(s, "001 #9 (b)"), 4);
+
+    // One worker: the tasks start in the order they were spawned; the
+    // results are printed in list order.
+    assert_eq!(
+        section(s, "003 #5"),
+        [
+            "等待 1",
+            "等待 2",
+            "等待 3",
+            "任务返回的结果是 Done after 100ms",
+            "任务返回的结果是 Done after 200ms",
+            "任务返回的结果是 Done after 300ms",
+        ],
+        "{s}"
+    );
+
+    // One after the other, then gathered: both start before either ends,
+    // and the results come in argument order.
+    let ab = section(s, "002 P1 + P3 + P8");
+    assert_eq!(ab.len(), 11, "{s}");
+    assert_eq!(ab[..4], ["a start", "a end", "b start", "b end"], "{s}");
+    assert!(line_matches("<seconds>", &ab[4]), "{s}");
+    assert_eq!(ab[5..7], ["a start", "b start"], "{s}");
+    assert_eq!(sorted(&ab[7..9]), ["a end", "b end"], "{s}");
+    assert_eq!(ab[9], "['a', 'b']", "{s}");
+    assert!(line_matches("<seconds>", &ab[10]), "{s}");
+}
+
+#[test]
+fn cancel_cancels_every_task_on_ctrl_c_and_a_gathered_group() {
+    let out = run_example("cancel");
+    assert_sections(
+        &out.stdout,
+        &[
+            (
+                "001 #11",
+                &[
+                    "waiting",
+                    "waiting",
+                    "waiting",
+                    "cancel task",
+                    "True",
+                    "cancel task",
+                    "True",
+                    "cancel task",
+                    "True",
+                ],
+            ),
+            (
+                "001 #9 (c)",
+                &[
+                    "start get url",
+                    "start get url",
+                    "end get url",
+                    "end get url",
+                ],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn chain_prints_compute_then_the_sum() {
+    let out = run_example("chain");
+    assert_eq!(
+        out.stdout.lines().collect::<Vec<_>>(),
+        ["Compute 1 + 2 ...", "1 + 2 = 3"],
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn callbacks_run_call_soon_first_then_by_deadline() {
+    let out = run_example("callbacks");
+    let by_deadline: &[&str] = &["success time 1", "success time 2", "success time 3"];
+    let soon_first: &[&str] = &[
         "success time 4",
         "success time 1",
         "success time 2",
         "success time 3",
     ];
-    let want: Vec<&str> = once.iter().chain(&once).copied().collect();
-    assert_eq!(lines, want, "full stdout:\n{}", out.stdout);
-    // The call_later part comes before the call_at part.
-    let headers: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("call_"))
-        .collect();
-    assert_eq!(headers, ["call_later:", "call_at:"]);
+    assert_sections(
+        &out.stdout,
+        &[
+            ("001 #13", &["success time 2"]),
+            ("001 #14", by_deadline),
+            ("001 #15", soon_first),
+            ("001 #16", soon_first),
+        ],
+    );
 }
 
 #[test]
-fn sleep_many_finishes_every_coroutine_in_about_the_longest_sleep() {
-    let out = run_example("sleep_many");
-    // One line per coroutine, each id once.
-    let mut ids: Vec<u32> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("协程:"))
-        .map(|rest| {
-            rest.split(',')
-                .next()
-                .and_then(|id| id.trim().parse().ok())
-                .unwrap_or_else(|| panic!("unparsable coroutine line: {rest}"))
-        })
-        .collect();
-    ids.sort_unstable();
+fn run_in_executor_runs_the_three_calls_and_gathers_in_order() {
+    let out = run_example("run_in_executor");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", out.stdout);
+    // The three calls run on three threads: any order.
     assert_eq!(
-        ids,
-        (0..100).collect::<Vec<u32>>(),
-        "stdout:\n{}",
+        sorted(&lines[..3]),
+        ["正在执行name: A", "正在执行name: B", "正在执行name: C"],
+        "{}",
         out.stdout
     );
-    assert!(
-        out.stdout.contains("gathered 100 results"),
-        "stdout:\n{}",
-        out.stdout
-    );
-
-    // "TIME: 0.503 s for 29.912 s of sleeping (longest 0.501 s): ..."
-    let time_line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("TIME: "))
-        .unwrap_or_else(|| panic!("no TIME line in:\n{}", out.stdout));
-    let numbers: Vec<f64> = time_line
-        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    let [total, sum, longest] = numbers[..] else {
-        panic!("TIME line does not hold three numbers: {time_line}");
-    };
-    // 100 sleeps of 0.1..=0.5 s: their sum is tens of seconds.
-    assert!(sum >= 10.0, "sum of sleeps {sum} s: {time_line}");
-    assert!(longest >= 0.5, "no sleep ends early: {time_line}");
-    // They overlapped: the run took about the longest, far below the sum.
-    assert!(total >= longest, "{time_line}");
-    assert!(total < sum / 5.0, "the sleeps did not overlap: {time_line}");
+    assert_eq!(lines[3], "['返回结果:A', '返回结果:B', '返回结果:C']");
+    let time = lines[4].strip_prefix("TIME: ").expect("a TIME line");
+    assert!(line_matches("<seconds>", time), "{}", out.stdout);
 }
+
+#[test]
+fn threadsafe_runs_the_callback_the_coroutines_and_the_blocking_call() {
+    let out = run_example("threadsafe");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 7, "{}", out.stdout);
+    assert_eq!(
+        sorted(&lines[..6]),
+        sorted(&[
+            "callback A",
+            "正在执行name: B",
+            "返回结果:B",
+            "正在执行name: C",
+            "正在执行name: D",
+            "['返回结果:C', '返回结果:D']",
+        ]),
+        "{}",
+        out.stdout
+    );
+    // The order the main thread imposes by waiting: B is started and
+    // finished before C and D are started, and the list comes after both.
+    let at = |line| position(&lines, line);
+    assert!(at("正在执行name: B") < at("返回结果:B"));
+    assert!(at("返回结果:B") < at("正在执行name: C"));
+    assert!(at("返回结果:B") < at("正在执行name: D"));
+    assert_eq!(at("['返回结果:C', '返回结果:D']"), 5);
+    let time = lines[6].strip_prefix("TIME: ").expect("a TIME line last");
+    assert!(line_matches("<seconds>", time), "{}", out.stdout);
+}
+
+#[test]
+fn producer_consumer_consumes_every_item_in_order_after_it_was_produced() {
+    let out = run_example("producer_consumer");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let produced: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("producing "))
+        .collect();
+    let consumed: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("consuming "))
+        .collect();
+    assert_eq!(
+        produced,
+        [
+            "producing 1/5",
+            "producing 2/5",
+            "producing 3/5",
+            "producing 4/5",
+            "producing 5/5"
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        consumed,
+        [
+            "consuming 1...",
+            "consuming 2...",
+            "consuming 3...",
+            "consuming 4...",
+            "consuming 5..."
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lines.len(), 10, "{}", out.stdout);
+    for x in 1..=5 {
+        assert!(
+            position(&lines, &format!("producing {x}/5"))
+                < position(&lines, &format!("consuming {x}...")),
+            "item {x} consumed before it was produced:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn crawler_fetches_every_page_but_the_one_that_times_out() {
+    let out = run_example("crawler");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}\n--- stderr\n{}", out.stdout, out.stderr);
+    assert!(
+        lines[0].starts_with("http://127.0.0.1:")
+            && lines[0].ends_with("/slow: read timed out (timeout=1s)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lines[1], "fetched 22 of 23 pages in 3 batches");
+}
+
+// ------------------------------------------------------- other examples ----
 
 #[test]
 fn hello_runs_and_exits_zero() {
@@ -364,13 +814,18 @@ impl Drop for Running {
     }
 }
 
-/// Starts the `echo_server` example on a free port and waits until it says
-/// it listens; returns it and its address.
+/// Starts server example `name` on a free port and waits until it prints
+/// the line `listening(addr)`; returns it and its address. `arg(addr,
+/// port)` is the command-line argument that tells it where to listen.
 ///
 /// The port is one the OS picked for a listener we then closed, so another
 /// process may take it before the server binds it: then the server exits
 /// with an error, and we try again with another port.
-fn start_echo_server() -> (Running, String) {
+fn start_server(
+    name: &str,
+    arg: impl Fn(&str, u16) -> String,
+    listening: impl Fn(&str) -> String,
+) -> (Running, String) {
     const ATTEMPTS: usize = 3;
     let mut failures = Vec::new();
     for _ in 0..ATTEMPTS {
@@ -379,21 +834,26 @@ fn start_echo_server() -> (Running, String) {
             .expect("binding 127.0.0.1:0")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut server = Running::start("echo_server", &[&addr]);
-        match server.wait_for_line_or_exit("saying it listens", EXAMPLE_TIMEOUT, |l| {
-            l.starts_with("echo server listening on ")
-        }) {
-            Ok(line) => {
-                assert_eq!(line, format!("echo server listening on {addr}"));
-                return (server, addr);
-            }
+        let want = listening(&addr);
+        let mut server = Running::start(name, &[&arg(&addr, port)]);
+        match server.wait_for_line_or_exit("saying it listens", EXAMPLE_TIMEOUT, |l| l == want) {
+            Ok(_) => return (server, addr),
             Err(exited) => failures.push(format!("on {addr}: {exited}")),
         }
     }
     panic!(
-        "echo_server did not start in {ATTEMPTS} attempts:\n{}",
+        "{name} did not start in {ATTEMPTS} attempts:\n{}",
         failures.join("\n")
     );
+}
+
+/// Starts the `echo_server` example on a free port.
+fn start_echo_server() -> (Running, String) {
+    start_server(
+        "echo_server",
+        |addr, _port| addr.to_owned(),
+        |addr| format!("echo server listening on {addr}"),
+    )
 }
 
 #[test]
@@ -442,5 +902,31 @@ fn echo_client_gets_every_line_back_from_echo_server() {
         closed.ends_with(&format!(" closed ({sent} bytes echoed)")),
         "{closed}"
     );
+    drop(server);
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn http_server_answers_hello_world() {
+    use std::io::Write as _;
+
+    let (server, addr) = start_server(
+        "http_server",
+        |_addr, port| port.to_string(),
+        |addr| format!("listening on http://{addr}"),
+    );
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connecting to http_server");
+    stream
+        .set_read_timeout(Some(EXAMPLE_TIMEOUT))
+        .expect("setting a read timeout");
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("sending the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("reading the response");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.ends_with("\r\n\r\nHello, world"), "{response}");
     drop(server);
 }
