@@ -58,6 +58,12 @@ pub const ECHO_CONNS: usize = 50;
 pub const ECHO_ROUNDS: usize = 2_000;
 /// Bytes in one `tcp_echo` message (sent, then echoed back).
 pub const ECHO_MSG_LEN: usize = 64;
+/// Tasks sharing the one mutex in `mutex_contended`.
+pub const MUTEX_TASKS: usize = 16;
+/// Lock/unlock rounds each `mutex_contended` task makes.
+pub const MUTEX_LOCKS_PER_TASK: usize = 20_000;
+/// Tasks spawned and then gathered in `gather_many`.
+pub const GATHER_TASKS: usize = 100_000;
 
 /// One benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +89,15 @@ pub enum Workload {
     /// round trips of 64 bytes; reports round trips per second and the 99th
     /// percentile round-trip time.
     TcpEcho,
+    /// 16 tasks each lock one async mutex 20 000 times to bump a counter.
+    MutexContended,
+    /// A task spawns 100 000 tiny tasks and gathers their outputs in order.
+    GatherMany,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 11] = [
         Workload::SpawnLocal,
         Workload::SpawnRemote,
         Workload::YieldMany,
@@ -97,6 +107,8 @@ impl Workload {
         Workload::TimersChurn,
         Workload::TimersSleep,
         Workload::TcpEcho,
+        Workload::MutexContended,
+        Workload::GatherMany,
     ];
 
     /// The name used on the command line, in tables and in criterion.
@@ -111,6 +123,8 @@ impl Workload {
             Workload::TimersChurn => "timers_churn",
             Workload::TimersSleep => "timers_sleep",
             Workload::TcpEcho => "tcp_echo",
+            Workload::MutexContended => "mutex_contended",
+            Workload::GatherMany => "gather_many",
         }
     }
 
@@ -132,6 +146,8 @@ impl Workload {
             Workload::TimersChurn => 10,
             Workload::TimersSleep => 10,
             Workload::TcpEcho => 3,
+            Workload::MutexContended => 20,
+            Workload::GatherMany => 5,
         }
     }
 
@@ -159,6 +175,12 @@ impl Workload {
             Workload::TcpEcho => {
                 "loopback echo server, 50 connections x 2 000 round trips of 64 bytes (TCP_NODELAY)"
             }
+            Workload::MutexContended => {
+                "16 tasks x 20 000 lock/unlock of one async Mutex around a counter"
+            }
+            Workload::GatherMany => {
+                "a task spawns 100 000 tiny tasks and gathers their outputs in order"
+            }
         }
     }
 
@@ -176,6 +198,8 @@ impl Workload {
             Workload::TimersChurn => timers_churn(rt).map(none),
             Workload::TimersSleep => timers_sleep(rt),
             Workload::TcpEcho => tcp_echo(rt, ECHO_CONNS, ECHO_ROUNDS),
+            Workload::MutexContended => mutex_contended(rt).map(none),
+            Workload::GatherMany => gather_many(rt).map(none),
         };
         r.map_err(|msg| Failure {
             workload: self,
@@ -784,4 +808,65 @@ pub fn tcp_echo<R: Rt>(rt: &R, conns: usize, rounds: usize) -> Result<Metrics, S
     m.set("echo_rtt_mean_ns", mean);
     m.set("echo_rtt_p99_ns", p99);
     Ok(m)
+}
+
+/// Waits, from outside the runtime, for the one report of a driver task that
+/// holds `rx`'s only sender: the driver's `Err`, or an error if the driver
+/// was dropped without reporting.
+fn report<R: Rt, T>(rt: &R, rx: async_channel::Receiver<Result<T, String>>) -> Result<T, String> {
+    rt.block_on(rx.recv())
+        .map_err(|_| "the driver task was dropped without reporting".to_string())?
+}
+
+/// [`MUTEX_TASKS`] tasks, spawned from inside a task, each lock one async
+/// mutex [`MUTEX_LOCKS_PER_TASK`] times and add one to the counter it guards
+/// (a plain read-modify-write under the lock, so a lock that lets two in at
+/// once loses increments). The last task to finish reads the counter under
+/// the lock and reports it.
+pub fn mutex_contended<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<u64, String>>(1);
+    let sp = rt.spawner();
+    rt.spawner().spawn_remote(async move {
+        let counter = Arc::new(R::Spawner::mutex(0u64));
+        let left = Arc::new(AtomicUsize::new(MUTEX_TASKS));
+        for _ in 0..MUTEX_TASKS {
+            let (counter, left, tx) = (counter.clone(), left.clone(), tx.clone());
+            sp.spawn(async move {
+                for _ in 0..MUTEX_LOCKS_PER_TASK {
+                    *R::Spawner::lock(&counter).await += 1;
+                }
+                if left.fetch_sub(1, AcqRel) == 1 {
+                    let total = *R::Spawner::lock(&counter).await;
+                    let _ = tx.try_send(Ok(total));
+                }
+            });
+        }
+    });
+    let total = report(rt, rx)?;
+    expect(
+        "counter after every increment",
+        total as usize,
+        MUTEX_TASKS * MUTEX_LOCKS_PER_TASK,
+    )
+}
+
+/// A task spawns [`GATHER_TASKS`] tasks, task `i` returning `i`, keeps their
+/// handles in spawn order and gathers them: `aiolos::gather` on aiolos,
+/// awaiting each handle in turn on tokio and smol (see [`Spawner::gather`]).
+/// The outputs must come back complete and in order.
+pub fn gather_many<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<Vec<usize>, String>>(1);
+    let sp = rt.spawner();
+    rt.spawner().spawn_remote(async move {
+        let tasks: Vec<_> = (0..GATHER_TASKS)
+            .map(|i| sp.spawn_task(async move { i }))
+            .collect();
+        let _ = tx.try_send(R::Spawner::gather(tasks).await);
+    });
+    let outputs = report(rt, rx)?;
+    expect("outputs gathered", outputs.len(), GATHER_TASKS)?;
+    match outputs.iter().enumerate().find(|&(i, &v)| i != v) {
+        Some((i, v)) => Err(format!("output {i} is {v}: outputs out of order")),
+        None => Ok(()),
+    }
 }
