@@ -1,6 +1,7 @@
 //! Synchronisation between tasks: asyncio's `Lock`, `Event`, `Condition`,
 //! `Semaphore`, `BoundedSemaphore`, `Queue`, `LifoQueue` and
-//! `PriorityQueue`, usable from many worker threads at once.
+//! `PriorityQueue`, usable from many worker threads at once, and the
+//! [`oneshot`] and [`mpsc`] channels.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -81,7 +82,9 @@ mod error;
 mod event;
 #[cfg(all(test, loom))]
 mod loom_model;
+pub mod mpsc;
 mod mutex;
+pub mod oneshot;
 mod queue;
 mod semaphore;
 pub(crate) mod waiters;
