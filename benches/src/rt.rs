@@ -26,7 +26,9 @@
 //! connected, has `TCP_NODELAY` set.
 //!
 //! So are the async mutexes (`aiolos::sync::Mutex`, `tokio::sync::Mutex`,
-//! `async_lock::Mutex` for smol) and task handles: a spawned task's handle is
+//! `async_lock::Mutex` for smol), the bounded multi-producer channels
+//! (`aiolos::sync::mpsc::channel`, `tokio::sync::mpsc::channel`,
+//! `async_channel::bounded` for smol) and task handles: a spawned task's handle is
 //! `aiolos::Task`, `tokio::task::JoinHandle` or `async_task::Task` (smol's
 //! `Task`, from `Executor::spawn`). Gathering many handles in order is
 //! `aiolos::gather(tasks)` on aiolos; tokio and smol have no gather, so there
@@ -69,6 +71,10 @@ pub trait Spawner: Clone + Send + Sync + 'static {
     type MutexGuard<'a, T: Send + 'static>: DerefMut<Target = T> + Send + 'a;
     /// The handle of a task spawned with [`spawn_task`](Spawner::spawn_task).
     type Task<T: Send + 'static>: Send + 'static;
+    /// The sending half of the runtime's bounded multi-producer channel.
+    type Sender<T: Send + 'static>: Clone + Send + 'static;
+    /// The receiving half of the runtime's bounded multi-producer channel.
+    type Receiver<T: Send + 'static>: Send + 'static;
 
     /// Spawns a detached task from *inside* a task of this runtime, the way
     /// user code does it (the ambient `spawn` where the runtime has one, so a
@@ -104,6 +110,23 @@ pub trait Spawner: Clone + Send + Sync + 'static {
     fn lock<T: Send + 'static>(
         m: &Self::Mutex<T>,
     ) -> impl Future<Output = Self::MutexGuard<'_, T>> + Send + '_;
+
+    /// A bounded channel of the runtime's kind holding at most `capacity`
+    /// messages.
+    fn channel<T: Send + 'static>(capacity: usize) -> (Self::Sender<T>, Self::Receiver<T>);
+
+    /// Sends `value`, waiting for room; gives it back if the receiver is
+    /// gone.
+    fn send<T: Send + 'static>(
+        tx: &Self::Sender<T>,
+        value: T,
+    ) -> impl Future<Output = Result<(), T>> + Send + '_;
+
+    /// The next message, or `None` once every sender is gone and the channel
+    /// is empty.
+    fn recv<T: Send + 'static>(
+        rx: &mut Self::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_;
 
     /// Runs `f` on the runtime's blocking pool; the future resolves to its
     /// result, or to a description of why there is none.
@@ -207,6 +230,8 @@ impl Spawner for aiolos::Handle {
     type Mutex<T: Send + 'static> = aiolos::sync::Mutex<T>;
     type MutexGuard<'a, T: Send + 'static> = aiolos::sync::MutexGuard<'a, T>;
     type Task<T: Send + 'static> = aiolos::Task<T>;
+    type Sender<T: Send + 'static> = aiolos::sync::mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = aiolos::sync::mpsc::Receiver<T>;
 
     fn spawn<F>(&self, fut: F)
     where
@@ -248,6 +273,28 @@ impl Spawner for aiolos::Handle {
         m: &aiolos::sync::Mutex<T>,
     ) -> impl Future<Output = aiolos::sync::MutexGuard<'_, T>> + Send + '_ {
         m.lock()
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (
+        aiolos::sync::mpsc::Sender<T>,
+        aiolos::sync::mpsc::Receiver<T>,
+    ) {
+        aiolos::sync::mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(
+        tx: &aiolos::sync::mpsc::Sender<T>,
+        value: T,
+    ) -> Result<(), T> {
+        tx.send(value).await.map_err(|e| e.0)
+    }
+
+    fn recv<T: Send + 'static>(
+        rx: &mut aiolos::sync::mpsc::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_ {
+        rx.recv()
     }
 
     fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
@@ -349,6 +396,8 @@ impl Spawner for tokio::runtime::Handle {
     type Mutex<T: Send + 'static> = tokio::sync::Mutex<T>;
     type MutexGuard<'a, T: Send + 'static> = tokio::sync::MutexGuard<'a, T>;
     type Task<T: Send + 'static> = tokio::task::JoinHandle<T>;
+    type Sender<T: Send + 'static> = tokio::sync::mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = tokio::sync::mpsc::Receiver<T>;
 
     fn spawn<F>(&self, fut: F)
     where
@@ -391,6 +440,22 @@ impl Spawner for tokio::runtime::Handle {
         m: &tokio::sync::Mutex<T>,
     ) -> impl Future<Output = tokio::sync::MutexGuard<'_, T>> + Send + '_ {
         m.lock()
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (tokio::sync::mpsc::Sender<T>, tokio::sync::mpsc::Receiver<T>) {
+        tokio::sync::mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &tokio::sync::mpsc::Sender<T>, value: T) -> Result<(), T> {
+        tx.send(value).await.map_err(|e| e.0)
+    }
+
+    fn recv<T: Send + 'static>(
+        rx: &mut tokio::sync::mpsc::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_ {
+        rx.recv()
     }
 
     fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
@@ -526,6 +591,8 @@ impl Spawner for SmolSpawner {
     type Mutex<T: Send + 'static> = async_lock::Mutex<T>;
     type MutexGuard<'a, T: Send + 'static> = async_lock::MutexGuard<'a, T>;
     type Task<T: Send + 'static> = async_executor::Task<T>;
+    type Sender<T: Send + 'static> = async_channel::Sender<T>;
+    type Receiver<T: Send + 'static> = async_channel::Receiver<T>;
 
     fn spawn<F>(&self, fut: F)
     where
@@ -570,6 +637,21 @@ impl Spawner for SmolSpawner {
         m: &async_lock::Mutex<T>,
     ) -> impl Future<Output = async_lock::MutexGuard<'_, T>> + Send + '_ {
         m.lock()
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
+        async_channel::bounded(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &async_channel::Sender<T>, value: T) -> Result<(), T> {
+        tx.send(value).await.map_err(|e| e.0)
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut async_channel::Receiver<T>) -> Option<T> {
+        // Fails only once every sender is gone and the channel is empty.
+        rx.recv().await.ok()
     }
 
     fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static

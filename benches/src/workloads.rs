@@ -62,6 +62,12 @@ pub const ECHO_MSG_LEN: usize = 64;
 pub const MUTEX_TASKS: usize = 16;
 /// Lock/unlock rounds each `mutex_contended` task makes.
 pub const MUTEX_LOCKS_PER_TASK: usize = 20_000;
+/// Producer tasks in `mpsc_fanin`.
+pub const FANIN_PRODUCERS: usize = 8;
+/// Messages each `mpsc_fanin` producer sends.
+pub const FANIN_PER_PRODUCER: usize = 50_000;
+/// Capacity of the bounded channel in `mpsc_fanin`.
+pub const FANIN_CAPACITY: usize = 1_024;
 /// Tasks spawned and then gathered in `gather_many`.
 pub const GATHER_TASKS: usize = 100_000;
 
@@ -91,13 +97,16 @@ pub enum Workload {
     TcpEcho,
     /// 16 tasks each lock one async mutex 20 000 times to bump a counter.
     MutexContended,
+    /// 8 producer tasks each send 50 000 messages into one bounded channel
+    /// (capacity 1 024) that one task receives.
+    MpscFanin,
     /// A task spawns 100 000 tiny tasks and gathers their outputs in order.
     GatherMany,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 12] = [
         Workload::SpawnLocal,
         Workload::SpawnRemote,
         Workload::YieldMany,
@@ -108,6 +117,7 @@ impl Workload {
         Workload::TimersSleep,
         Workload::TcpEcho,
         Workload::MutexContended,
+        Workload::MpscFanin,
         Workload::GatherMany,
     ];
 
@@ -124,6 +134,7 @@ impl Workload {
             Workload::TimersSleep => "timers_sleep",
             Workload::TcpEcho => "tcp_echo",
             Workload::MutexContended => "mutex_contended",
+            Workload::MpscFanin => "mpsc_fanin",
             Workload::GatherMany => "gather_many",
         }
     }
@@ -147,6 +158,7 @@ impl Workload {
             Workload::TimersSleep => 10,
             Workload::TcpEcho => 3,
             Workload::MutexContended => 20,
+            Workload::MpscFanin => 10,
             Workload::GatherMany => 5,
         }
     }
@@ -178,6 +190,9 @@ impl Workload {
             Workload::MutexContended => {
                 "16 tasks x 20 000 lock/unlock of one async Mutex around a counter"
             }
+            Workload::MpscFanin => {
+                "8 producers x 50 000 messages into one bounded channel (capacity 1 024), one consumer"
+            }
             Workload::GatherMany => {
                 "a task spawns 100 000 tiny tasks and gathers their outputs in order"
             }
@@ -199,6 +214,7 @@ impl Workload {
             Workload::TimersSleep => timers_sleep(rt),
             Workload::TcpEcho => tcp_echo(rt, ECHO_CONNS, ECHO_ROUNDS),
             Workload::MutexContended => mutex_contended(rt).map(none),
+            Workload::MpscFanin => mpsc_fanin(rt).map(none),
             Workload::GatherMany => gather_many(rt).map(none),
         };
         r.map_err(|msg| Failure {
@@ -848,6 +864,57 @@ pub fn mutex_contended<R: Rt>(rt: &R) -> Result<(), String> {
         total as usize,
         MUTEX_TASKS * MUTEX_LOCKS_PER_TASK,
     )
+}
+
+/// A task makes a bounded channel of [`FANIN_CAPACITY`] (the runtime's own,
+/// see [`Spawner::channel`]), spawns [`FANIN_PRODUCERS`] producer tasks that
+/// each send [`FANIN_PER_PRODUCER`] numbers, and receives them all itself
+/// until every sender is gone. Producer `p` sends `p * FANIN_PER_PRODUCER +
+/// k` for `k` in order, so the consumer checks that each producer's
+/// messages arrive once each and in order, and their count and sum.
+pub fn mpsc_fanin<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<(), String>>(1);
+    let sp = rt.spawner();
+    rt.spawner().spawn_remote(async move {
+        let (msg_tx, mut msg_rx) = R::Spawner::channel::<usize>(FANIN_CAPACITY);
+        for p in 0..FANIN_PRODUCERS {
+            let msg_tx = msg_tx.clone();
+            sp.spawn(async move {
+                for k in 0..FANIN_PER_PRODUCER {
+                    if R::Spawner::send(&msg_tx, p * FANIN_PER_PRODUCER + k)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        // Only the producers' clones may keep the channel open.
+        drop(msg_tx);
+        let mut next = [0; FANIN_PRODUCERS];
+        let (mut count, mut sum, mut first_wrong) = (0, 0, None);
+        while let Some(v) = R::Spawner::recv(&mut msg_rx).await {
+            count += 1;
+            sum += v;
+            let (p, k) = (v / FANIN_PER_PRODUCER, v % FANIN_PER_PRODUCER);
+            if p < FANIN_PRODUCERS && k == next[p] {
+                next[p] += 1;
+            } else if first_wrong.is_none() {
+                first_wrong = Some(format!(
+                    "message {count} was {v}, out of its producer's order"
+                ));
+            }
+        }
+        let total = FANIN_PRODUCERS * FANIN_PER_PRODUCER;
+        let r = match first_wrong {
+            Some(e) => Err(e),
+            None => expect("messages received", count, total)
+                .and_then(|()| expect("sum of messages", sum, total * (total - 1) / 2)),
+        };
+        let _ = tx.try_send(r);
+    });
+    report(rt, rx)
 }
 
 /// A task spawns [`GATHER_TASKS`] tasks, task `i` returning `i`, keeps their
