@@ -97,7 +97,10 @@ fn with_capacity_k_exactly_k_try_sends_succeed_before_full() {
         assert_eq!(tx.max_capacity(), k);
         for round in 0..3 {
             for i in 0..k {
-                assert!(tx.try_send(i).is_ok(), "cap {k} round {round}: send {i} refused");
+                assert!(
+                    tx.try_send(i).is_ok(),
+                    "cap {k} round {round}: send {i} refused"
+                );
             }
             assert_eq!(tx.capacity(), 0);
             match tx.try_send(k) {
@@ -141,7 +144,10 @@ fn sender_blocked_on_a_full_channel_is_woken_by_recv() {
 async fn wait_until_async(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + LONG;
     while !cond() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         aiolos::yield_now().await;
     }
 }
@@ -206,14 +212,11 @@ fn a_cancelled_waiting_send_takes_no_room_and_passes_on_a_granted_hand_off() {
 fn a_dropped_recv_future_never_swallows_a_message() {
     let (tx, mut rx) = mpsc::channel::<u32>(4);
     {
+        // Parked, then the message arrives, then the future is dropped
+        // without being polled again.
         let mut r = pin!(rx.recv());
         assert!(poll_now(r.as_mut()).is_pending());
-    }
-    tx.try_send(7).unwrap();
-    {
-        // Dropped without being polled again after the message arrived.
-        let mut r = pin!(rx.recv());
-        let _ = &mut r;
+        tx.try_send(7).unwrap();
     }
     assert_eq!(rx.try_recv(), Ok(7));
 }
@@ -260,7 +263,7 @@ fn fan_in(bounded: Option<usize>, per: u64) {
                         btx.send(msg).await.unwrap();
                     } else {
                         utx.send(msg).unwrap();
-                        if i % 64 == 0 {
+                        if i.is_multiple_of(64) {
                             aiolos::yield_now().await;
                         }
                     }
@@ -419,8 +422,10 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
         let d2 = d.clone();
         let blocked = aiolos::spawn(async move {
             s.store(true, SeqCst);
+            // Hand the message back undropped, so that the drop count
+            // below does not race with this task.
             match tx2.send(tracked(99, &d2)).await {
-                Err(SendError(v)) => v.id,
+                Err(SendError(v)) => v,
                 Ok(()) => panic!("sent into a dropped receiver"),
             }
         });
@@ -428,12 +433,22 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
         aiolos::yield_now().await;
         assert_eq!(d.get(), 0);
         drop(rx);
-        assert_eq!(d.get(), 3, "buffered messages not dropped with the receiver");
-        assert_eq!(blocked.await.unwrap(), 99, "waiting sender not failed");
+        assert_eq!(
+            d.get(),
+            3,
+            "buffered messages not dropped with the receiver"
+        );
+        let back = blocked.await.unwrap();
+        assert_eq!(back.id, 99, "waiting sender not failed");
+        assert_eq!(d.get(), 3, "the refused message was dropped, not handed back");
+        drop(back);
         assert_eq!(d.get(), 4);
         assert!(tx.is_closed());
         tx.closed().await;
-        assert!(matches!(tx.try_send(tracked(5, &d)), Err(TrySendError::Closed(_))));
+        assert!(matches!(
+            tx.try_send(tracked(5, &d)),
+            Err(TrySendError::Closed(_))
+        ));
         assert_eq!(d.get(), 5);
 
         let (utx, urx) = mpsc::unbounded::<Tracked>();
@@ -625,7 +640,8 @@ fn senders_and_receivers_cancelled_at_random_points_lose_and_duplicate_nothing()
             assert!(seen.insert(*id), "message {id:#x} delivered twice");
         }
         assert_eq!(
-            seen, sent,
+            seen,
+            sent,
             "delivered != sent-ok ({} received, {} buffered, {} sent)",
             received.len(),
             buffered.len(),
@@ -636,7 +652,10 @@ fn senders_and_receivers_cancelled_at_random_points_lose_and_duplicate_nothing()
         assert_eq!(tx.capacity(), CAP, "room leaked by a cancelled sender");
         for i in 0..CAP as u64 {
             c.fetch_add(1, SeqCst);
-            assert!(tx.try_send(tracked(u64::MAX - i, &d)).is_ok(), "room {i} lost");
+            assert!(
+                tx.try_send(tracked(u64::MAX - i, &d)).is_ok(),
+                "room {i} lost"
+            );
         }
         c.fetch_add(1, SeqCst);
         assert!(tx.try_send(tracked(0, &d)).unwrap_err().is_full());
@@ -673,7 +692,7 @@ fn cancelled_waiting_senders_hand_room_on_so_the_others_finish() {
             while let Some(_msg) = rx.recv().await {
                 got += 1;
                 let r = splitmix64(round << 20 | got);
-                if r % 7 == 0 {
+                if r.is_multiple_of(7) {
                     let victim = (r >> 8) as usize % tasks.len();
                     if tasks[victim].cancel() {
                         cancelled.insert(victim);

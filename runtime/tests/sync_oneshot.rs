@@ -173,10 +173,16 @@ fn the_receiver_is_woken_through_the_waker_of_its_latest_poll() {
     let (tx, mut rx) = oneshot::channel::<u32>();
     let (first, w1) = counting_waker();
     let (second, w2) = counting_waker();
-    assert!(Pin::new(&mut rx).poll(&mut Context::from_waker(&w1)).is_pending());
-    assert!(Pin::new(&mut rx).poll(&mut Context::from_waker(&w2)).is_pending());
+    assert!(Pin::new(&mut rx)
+        .poll(&mut Context::from_waker(&w1))
+        .is_pending());
+    assert!(Pin::new(&mut rx)
+        .poll(&mut Context::from_waker(&w2))
+        .is_pending());
     // Re-polling with the same waker keeps it.
-    assert!(Pin::new(&mut rx).poll(&mut Context::from_waker(&w2)).is_pending());
+    assert!(Pin::new(&mut rx)
+        .poll(&mut Context::from_waker(&w2))
+        .is_pending());
     tx.send(4).unwrap();
     assert_eq!(first.0.load(SeqCst), 0, "a replaced waker was woken");
     assert_eq!(second.0.load(SeqCst), 1, "the current waker was not woken");
@@ -269,5 +275,9 @@ fn thousands_of_racing_pairs_on_two_workers_account_for_every_value() {
     });
     assert_eq!(outcomes.iter().sum::<u64>(), PAIRS);
     assert!(outcomes[0] > PAIRS / 4, "too few deliveries: {outcomes:?}");
-    assert_eq!(drops.get() as u64, PAIRS, "a value leaked or was dropped twice");
+    assert_eq!(
+        drops.get() as u64,
+        PAIRS,
+        "a value leaked or was dropped twice"
+    );
 }

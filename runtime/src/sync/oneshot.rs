@@ -27,12 +27,12 @@
 //! word is a set of bits, each set at most once per owner (except the two
 //! waker bits, which their owners clear to swap wakers):
 //!
-//! - [`state::COMPLETE`]: the sender is done: it stored a value, or it was
+//! - `COMPLETE`: the sender is done: it stored a value, or it was
 //!   dropped without one (the cell is then empty). Set once, by the sender.
-//! - [`state::CLOSED`]: the receiver is done: it called `close()` or was
+//! - `CLOSED`: the receiver is done: it called `close()` or was
 //!   dropped. Set by the receiver.
-//! - [`state::RX_WAKER`]: the receiver's waker is in the receiver slot.
-//! - [`state::TX_WAKER`]: the sender's waker (from `closed()`) is in the
+//! - `RX_WAKER`: the receiver's waker is in the receiver slot.
+//! - `TX_WAKER`: the sender's waker (from `closed()`) is in the
 //!   sender slot.
 //!
 //! Rules that make every access to the cells race-free:
@@ -218,9 +218,9 @@ impl<T> Inner<T> {
         }
         if s & RX_WAKER != 0 {
             // SAFETY: `RX_WAKER` is set, so shared reads are allowed (rule 2).
-            let same = self.rx_waker.with(|p| unsafe {
-                (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            });
+            let same = self
+                .rx_waker
+                .with(|p| unsafe { (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker())) });
             if same {
                 return Poll::Pending;
             }
@@ -310,9 +310,9 @@ impl<T> Sender<T> {
         }
         if s & TX_WAKER != 0 {
             // SAFETY: `TX_WAKER` is set, so shared reads are allowed (rule 3).
-            let same = inner.tx_waker.with(|p| unsafe {
-                (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-            });
+            let same = inner
+                .tx_waker
+                .with(|p| unsafe { (*p).as_ref().is_some_and(|w| w.will_wake(cx.waker())) });
             if same {
                 return Poll::Pending;
             }

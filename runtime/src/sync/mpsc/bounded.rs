@@ -169,7 +169,10 @@ impl<T> Future for SendFuture<'_, T> {
         // SAFETY: the node is never moved out of the pinned future; the
         // other fields are not pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        assert!(this.value.is_some(), "Sender::send polled after it completed");
+        assert!(
+            this.value.is_some(),
+            "Sender::send polled after it completed"
+        );
         // Spend budget before taking anything.
         ready!(poll_proceed(cx));
         let acquired = ready!(this.tx.semaphore().poll_acquire(&mut this.node, cx));

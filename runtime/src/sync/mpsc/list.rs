@@ -45,8 +45,8 @@
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
 
-use crate::loom::{AtomicPtr, AtomicUsize, UnsafeCell};
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use crate::loom::{AtomicPtr, AtomicUsize, UnsafeCell};
 
 /// Slots per block: one ready bit each, in one word with `RELEASED` above
 /// them. Small under loom, to reach the block-boundary cases.

@@ -156,11 +156,7 @@ impl Bounded {
     }
 
     /// `poll_acquire` for a node that was linked: see what it was handed.
-    fn poll_linked(
-        &self,
-        node: &mut WaitNode,
-        waker: &Waker,
-    ) -> Poll<Result<(), TryAcquireError>> {
+    fn poll_linked(&self, node: &mut WaitNode, waker: &Waker) -> Poll<Result<(), TryAcquireError>> {
         let _list = self.waiters.lock();
         // SAFETY: the node's fields are guarded by the lock we hold; the
         // node is valid (it is in the caller's pinned future).
