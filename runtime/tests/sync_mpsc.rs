@@ -440,7 +440,11 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
         );
         let back = blocked.await.unwrap();
         assert_eq!(back.id, 99, "waiting sender not failed");
-        assert_eq!(d.get(), 3, "the refused message was dropped, not handed back");
+        assert_eq!(
+            d.get(),
+            3,
+            "the refused message was dropped, not handed back"
+        );
         drop(back);
         assert_eq!(d.get(), 4);
         assert!(tx.is_closed());
@@ -488,6 +492,31 @@ fn messages_left_in_the_channel_are_dropped_exactly_once() {
         drop(rx);
     }
     assert_eq!(drops.get(), 240);
+}
+
+#[test]
+fn large_messages_need_no_large_stack() {
+    // A block holds 32 messages: built on the stack, a block of these would
+    // need 2 MiB, more than this thread has. (The stack left is still
+    // generous, since debug builds copy a message many times on its way.)
+    const SIZE: usize = 64 * 1024;
+    let t = std::thread::Builder::new()
+        .stack_size(35 * SIZE)
+        .spawn(|| {
+            let (tx, mut rx) = mpsc::unbounded::<[u8; SIZE]>();
+            for i in 0..40u8 {
+                tx.send([i; SIZE]).unwrap();
+            }
+            let (btx, mut brx) = mpsc::channel::<[u8; SIZE]>(40);
+            for i in 0..40u8 {
+                let m = rx.try_recv().unwrap();
+                assert!(m.iter().all(|&b| b == i));
+                btx.try_send(m).unwrap();
+            }
+            (0..40u8).all(|i| brx.try_recv().is_ok_and(|m| m[SIZE - 1] == i))
+        })
+        .unwrap();
+    assert!(t.join().unwrap());
 }
 
 // ---------------------------------------------------- cooperative budget
