@@ -299,6 +299,31 @@ fn fan_in(bounded: Option<usize>, per: u64) {
 }
 
 #[test]
+fn senders_on_plain_threads_reach_a_receiver_parked_on_another() {
+    // No runtime at all: threads park between polls (and Miri can run it).
+    let _wd = watchdog("plain_threads", 120);
+    let (tx, mut rx) = mpsc::channel::<(usize, u32)>(4);
+    let threads: Vec<_> = (0..3)
+        .map(|p| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    simple_block_on(tx.send((p, i))).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0u32; 3];
+    while let Some((p, i)) = simple_block_on(rx.recv()) {
+        assert_eq!(i, next[p], "producer {p} out of order");
+        next[p] += 1;
+    }
+    assert_eq!(next, [100; 3]);
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
 fn eight_producers_on_two_workers_bounded_every_message_once_in_order() {
     let _wd = watchdog("fan_in_bounded", 120);
     fan_in(Some(1024), 20_000);
