@@ -299,6 +299,31 @@ fn fan_in(bounded: Option<usize>, per: u64) {
 }
 
 #[test]
+fn senders_on_plain_threads_reach_a_receiver_parked_on_another() {
+    // No runtime at all: threads park between polls (and Miri can run it).
+    let _wd = watchdog("plain_threads", 120);
+    let (tx, mut rx) = mpsc::channel::<(usize, u32)>(4);
+    let threads: Vec<_> = (0..3)
+        .map(|p| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    simple_block_on(tx.send((p, i))).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0u32; 3];
+    while let Some((p, i)) = simple_block_on(rx.recv()) {
+        assert_eq!(i, next[p], "producer {p} out of order");
+        next[p] += 1;
+    }
+    assert_eq!(next, [100; 3]);
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
 fn eight_producers_on_two_workers_bounded_every_message_once_in_order() {
     let _wd = watchdog("fan_in_bounded", 120);
     fan_in(Some(1024), 20_000);
@@ -440,7 +465,11 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
         );
         let back = blocked.await.unwrap();
         assert_eq!(back.id, 99, "waiting sender not failed");
-        assert_eq!(d.get(), 3, "the refused message was dropped, not handed back");
+        assert_eq!(
+            d.get(),
+            3,
+            "the refused message was dropped, not handed back"
+        );
         drop(back);
         assert_eq!(d.get(), 4);
         assert!(tx.is_closed());
@@ -488,6 +517,31 @@ fn messages_left_in_the_channel_are_dropped_exactly_once() {
         drop(rx);
     }
     assert_eq!(drops.get(), 240);
+}
+
+#[test]
+fn large_messages_need_no_large_stack() {
+    // A block holds 32 messages: built on the stack, a block of these would
+    // need 2 MiB, more than this thread has. (The stack left is still
+    // generous, since debug builds copy a message many times on its way.)
+    const SIZE: usize = 64 * 1024;
+    let t = std::thread::Builder::new()
+        .stack_size(35 * SIZE)
+        .spawn(|| {
+            let (tx, mut rx) = mpsc::unbounded::<[u8; SIZE]>();
+            for i in 0..40u8 {
+                tx.send([i; SIZE]).unwrap();
+            }
+            let (btx, mut brx) = mpsc::channel::<[u8; SIZE]>(40);
+            for i in 0..40u8 {
+                let m = rx.try_recv().unwrap();
+                assert!(m.iter().all(|&b| b == i));
+                btx.try_send(m).unwrap();
+            }
+            (0..40u8).all(|i| brx.try_recv().is_ok_and(|m| m[SIZE - 1] == i))
+        })
+        .unwrap();
+    assert!(t.join().unwrap());
 }
 
 // ---------------------------------------------------- cooperative budget

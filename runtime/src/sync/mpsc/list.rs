@@ -43,7 +43,7 @@
 //! messages, and usually not even that once recycled blocks circulate.
 
 use std::mem::MaybeUninit;
-use std::ptr::{self, NonNull};
+use std::ptr::{self, addr_of_mut, NonNull};
 
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::loom::{AtomicPtr, AtomicUsize, UnsafeCell};
@@ -81,15 +81,25 @@ struct Block<T> {
 }
 
 impl<T> Block<T> {
-    /// A fresh block for indices `start ..`, on the heap.
+    /// A fresh block for indices `start ..`, on the heap. Built in place, so
+    /// that a block of large messages never sits on the stack.
     fn alloc(start: usize) -> *mut Block<T> {
-        Box::into_raw(Box::new(Block {
-            start: AtomicUsize::new(start),
-            next: AtomicPtr::new(ptr::null_mut()),
-            ready: AtomicUsize::new(0),
-            observed_tail: AtomicUsize::new(0),
-            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
-        }))
+        let mut block = Box::<Block<T>>::new_uninit();
+        let p = block.as_mut_ptr();
+        // SAFETY: `p` points to an allocation of the right layout; each field
+        // is written once through a raw pointer (no reference to uninitialised
+        // memory is made), every slot included, before `assume_init`.
+        unsafe {
+            addr_of_mut!((*p).start).write(AtomicUsize::new(start));
+            addr_of_mut!((*p).next).write(AtomicPtr::new(ptr::null_mut()));
+            addr_of_mut!((*p).ready).write(AtomicUsize::new(0));
+            addr_of_mut!((*p).observed_tail).write(AtomicUsize::new(0));
+            let slots = addr_of_mut!((*p).slots).cast::<UnsafeCell<MaybeUninit<T>>>();
+            for i in 0..BLOCK_CAP {
+                slots.add(i).write(UnsafeCell::new(MaybeUninit::uninit()));
+            }
+            Box::into_raw(block.assume_init())
+        }
     }
 }
 
