@@ -24,11 +24,21 @@
 //! `AsyncReadExt` / `AsyncWriteExt` (tokio's own `AsyncReadExt` /
 //! `AsyncWriteExt` for tokio). Every connected stream, accepted or
 //! connected, has `TCP_NODELAY` set.
+//!
+//! So are the async mutexes (`aiolos::sync::Mutex`, `tokio::sync::Mutex`,
+//! `async_lock::Mutex` for smol), the bounded multi-producer channels
+//! (`aiolos::sync::mpsc::channel`, `tokio::sync::mpsc::channel`,
+//! `async_channel::bounded` for smol) and task handles: a spawned task's handle is
+//! `aiolos::Task`, `tokio::task::JoinHandle` or `async_task::Task` (smol's
+//! `Task`, from `Executor::spawn`). Gathering many handles in order is
+//! `aiolos::gather(tasks)` on aiolos; tokio and smol have no gather, so there
+//! it is what their users write: await each handle in turn.
 
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::DerefMut;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -55,6 +65,16 @@ pub trait Spawner: Clone + Send + Sync + 'static {
     type TcpListener: Send + Sync + 'static;
     /// The runtime's own TCP stream.
     type TcpStream: Send + 'static;
+    /// The runtime's async mutex.
+    type Mutex<T: Send + 'static>: Send + Sync + 'static;
+    /// What locking [`Self::Mutex`] gives: the value, until dropped.
+    type MutexGuard<'a, T: Send + 'static>: DerefMut<Target = T> + Send + 'a;
+    /// The handle of a task spawned with [`spawn_task`](Spawner::spawn_task).
+    type Task<T: Send + 'static>: Send + 'static;
+    /// The sending half of the runtime's bounded multi-producer channel.
+    type Sender<T: Send + 'static>: Clone + Send + 'static;
+    /// The receiving half of the runtime's bounded multi-producer channel.
+    type Receiver<T: Send + 'static>: Send + 'static;
 
     /// Spawns a detached task from *inside* a task of this runtime, the way
     /// user code does it (the ambient `spawn` where the runtime has one, so a
@@ -68,6 +88,45 @@ pub trait Spawner: Clone + Send + Sync + 'static {
     fn spawn_remote<F>(&self, fut: F)
     where
         F: Future<Output = ()> + Send + 'static;
+
+    /// Spawns a task from inside a task of this runtime, as
+    /// [`spawn`](Spawner::spawn) does, and returns its handle.
+    fn spawn_task<F>(&self, fut: F) -> Self::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Waits for every task of `tasks` and gives their outputs in input
+    /// order, or a description of the first task that did not finish. Call
+    /// it inside a task of this runtime.
+    fn gather<T: Send + 'static>(
+        tasks: Vec<Self::Task<T>>,
+    ) -> impl Future<Output = Result<Vec<T>, String>> + Send;
+
+    /// A new, unlocked mutex of the runtime's kind holding `value`.
+    fn mutex<T: Send + 'static>(value: T) -> Self::Mutex<T>;
+
+    /// Waits for the lock on `m`.
+    fn lock<T: Send + 'static>(
+        m: &Self::Mutex<T>,
+    ) -> impl Future<Output = Self::MutexGuard<'_, T>> + Send + '_;
+
+    /// A bounded channel of the runtime's kind holding at most `capacity`
+    /// messages.
+    fn channel<T: Send + 'static>(capacity: usize) -> (Self::Sender<T>, Self::Receiver<T>);
+
+    /// Sends `value`, waiting for room; gives it back if the receiver is
+    /// gone.
+    fn send<T: Send + 'static>(
+        tx: &Self::Sender<T>,
+        value: T,
+    ) -> impl Future<Output = Result<(), T>> + Send + '_;
+
+    /// The next message, or `None` once every sender is gone and the channel
+    /// is empty.
+    fn recv<T: Send + 'static>(
+        rx: &mut Self::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_;
 
     /// Runs `f` on the runtime's blocking pool; the future resolves to its
     /// result, or to a description of why there is none.
@@ -168,6 +227,11 @@ impl Rt for Aiolos {
 impl Spawner for aiolos::Handle {
     type TcpListener = aiolos::net::TcpListener;
     type TcpStream = aiolos::net::TcpStream;
+    type Mutex<T: Send + 'static> = aiolos::sync::Mutex<T>;
+    type MutexGuard<'a, T: Send + 'static> = aiolos::sync::MutexGuard<'a, T>;
+    type Task<T: Send + 'static> = aiolos::Task<T>;
+    type Sender<T: Send + 'static> = aiolos::sync::mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = aiolos::sync::mpsc::Receiver<T>;
 
     fn spawn<F>(&self, fut: F)
     where
@@ -182,6 +246,55 @@ impl Spawner for aiolos::Handle {
         F: Future<Output = ()> + Send + 'static,
     {
         drop(aiolos::Handle::spawn(self, fut));
+    }
+
+    fn spawn_task<F>(&self, fut: F) -> aiolos::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        aiolos::spawn(fut)
+    }
+
+    async fn gather<T: Send + 'static>(tasks: Vec<aiolos::Task<T>>) -> Result<Vec<T>, String> {
+        aiolos::gather(tasks)
+            .await
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| r.map_err(|e| format!("aiolos task {i}: {e}")))
+            .collect()
+    }
+
+    fn mutex<T: Send + 'static>(value: T) -> aiolos::sync::Mutex<T> {
+        aiolos::sync::Mutex::new(value)
+    }
+
+    fn lock<T: Send + 'static>(
+        m: &aiolos::sync::Mutex<T>,
+    ) -> impl Future<Output = aiolos::sync::MutexGuard<'_, T>> + Send + '_ {
+        m.lock()
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (
+        aiolos::sync::mpsc::Sender<T>,
+        aiolos::sync::mpsc::Receiver<T>,
+    ) {
+        aiolos::sync::mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(
+        tx: &aiolos::sync::mpsc::Sender<T>,
+        value: T,
+    ) -> Result<(), T> {
+        tx.send(value).await.map_err(|e| e.0)
+    }
+
+    fn recv<T: Send + 'static>(
+        rx: &mut aiolos::sync::mpsc::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_ {
+        rx.recv()
     }
 
     fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
@@ -280,6 +393,11 @@ impl Rt for Tokio {
 impl Spawner for tokio::runtime::Handle {
     type TcpListener = tokio::net::TcpListener;
     type TcpStream = tokio::net::TcpStream;
+    type Mutex<T: Send + 'static> = tokio::sync::Mutex<T>;
+    type MutexGuard<'a, T: Send + 'static> = tokio::sync::MutexGuard<'a, T>;
+    type Task<T: Send + 'static> = tokio::task::JoinHandle<T>;
+    type Sender<T: Send + 'static> = tokio::sync::mpsc::Sender<T>;
+    type Receiver<T: Send + 'static> = tokio::sync::mpsc::Receiver<T>;
 
     fn spawn<F>(&self, fut: F)
     where
@@ -293,6 +411,51 @@ impl Spawner for tokio::runtime::Handle {
         F: Future<Output = ()> + Send + 'static,
     {
         drop(tokio::runtime::Handle::spawn(self, fut));
+    }
+
+    fn spawn_task<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(fut)
+    }
+
+    async fn gather<T: Send + 'static>(
+        tasks: Vec<tokio::task::JoinHandle<T>>,
+    ) -> Result<Vec<T>, String> {
+        // tokio has no gather: await each handle in turn, as its docs do.
+        let mut out = Vec::with_capacity(tasks.len());
+        for (i, task) in tasks.into_iter().enumerate() {
+            out.push(task.await.map_err(|e| format!("tokio task {i}: {e}"))?);
+        }
+        Ok(out)
+    }
+
+    fn mutex<T: Send + 'static>(value: T) -> tokio::sync::Mutex<T> {
+        tokio::sync::Mutex::new(value)
+    }
+
+    fn lock<T: Send + 'static>(
+        m: &tokio::sync::Mutex<T>,
+    ) -> impl Future<Output = tokio::sync::MutexGuard<'_, T>> + Send + '_ {
+        m.lock()
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (tokio::sync::mpsc::Sender<T>, tokio::sync::mpsc::Receiver<T>) {
+        tokio::sync::mpsc::channel(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &tokio::sync::mpsc::Sender<T>, value: T) -> Result<(), T> {
+        tx.send(value).await.map_err(|e| e.0)
+    }
+
+    fn recv<T: Send + 'static>(
+        rx: &mut tokio::sync::mpsc::Receiver<T>,
+    ) -> impl Future<Output = Option<T>> + Send + '_ {
+        rx.recv()
     }
 
     fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static
@@ -425,6 +588,11 @@ pub struct SmolSpawner(Arc<async_executor::Executor<'static>>);
 impl Spawner for SmolSpawner {
     type TcpListener = async_io::Async<std::net::TcpListener>;
     type TcpStream = async_io::Async<std::net::TcpStream>;
+    type Mutex<T: Send + 'static> = async_lock::Mutex<T>;
+    type MutexGuard<'a, T: Send + 'static> = async_lock::MutexGuard<'a, T>;
+    type Task<T: Send + 'static> = async_executor::Task<T>;
+    type Sender<T: Send + 'static> = async_channel::Sender<T>;
+    type Receiver<T: Send + 'static> = async_channel::Receiver<T>;
 
     fn spawn<F>(&self, fut: F)
     where
@@ -439,6 +607,51 @@ impl Spawner for SmolSpawner {
         F: Future<Output = ()> + Send + 'static,
     {
         self.0.spawn(fut).detach();
+    }
+
+    fn spawn_task<F>(&self, fut: F) -> async_executor::Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.spawn(fut)
+    }
+
+    async fn gather<T: Send + 'static>(
+        tasks: Vec<async_executor::Task<T>>,
+    ) -> Result<Vec<T>, String> {
+        // smol has no gather: await each task in turn. A smol `Task` gives
+        // its output directly (a panic in the task resumes in the awaiter).
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            out.push(task.await);
+        }
+        Ok(out)
+    }
+
+    fn mutex<T: Send + 'static>(value: T) -> async_lock::Mutex<T> {
+        async_lock::Mutex::new(value)
+    }
+
+    fn lock<T: Send + 'static>(
+        m: &async_lock::Mutex<T>,
+    ) -> impl Future<Output = async_lock::MutexGuard<'_, T>> + Send + '_ {
+        m.lock()
+    }
+
+    fn channel<T: Send + 'static>(
+        capacity: usize,
+    ) -> (async_channel::Sender<T>, async_channel::Receiver<T>) {
+        async_channel::bounded(capacity)
+    }
+
+    async fn send<T: Send + 'static>(tx: &async_channel::Sender<T>, value: T) -> Result<(), T> {
+        tx.send(value).await.map_err(|e| e.0)
+    }
+
+    async fn recv<T: Send + 'static>(rx: &mut async_channel::Receiver<T>) -> Option<T> {
+        // Fails only once every sender is gone and the channel is empty.
+        rx.recv().await.ok()
     }
 
     fn spawn_blocking<F, R>(&self, f: F) -> impl Future<Output = Result<R, String>> + Send + 'static

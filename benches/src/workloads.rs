@@ -58,6 +58,18 @@ pub const ECHO_CONNS: usize = 50;
 pub const ECHO_ROUNDS: usize = 2_000;
 /// Bytes in one `tcp_echo` message (sent, then echoed back).
 pub const ECHO_MSG_LEN: usize = 64;
+/// Tasks sharing the one mutex in `mutex_contended`.
+pub const MUTEX_TASKS: usize = 16;
+/// Lock/unlock rounds each `mutex_contended` task makes.
+pub const MUTEX_LOCKS_PER_TASK: usize = 20_000;
+/// Producer tasks in `mpsc_fanin`.
+pub const FANIN_PRODUCERS: usize = 8;
+/// Messages each `mpsc_fanin` producer sends.
+pub const FANIN_PER_PRODUCER: usize = 50_000;
+/// Capacity of the bounded channel in `mpsc_fanin`.
+pub const FANIN_CAPACITY: usize = 1_024;
+/// Tasks spawned and then gathered in `gather_many`.
+pub const GATHER_TASKS: usize = 100_000;
 
 /// One benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +95,18 @@ pub enum Workload {
     /// round trips of 64 bytes; reports round trips per second and the 99th
     /// percentile round-trip time.
     TcpEcho,
+    /// 16 tasks each lock one async mutex 20 000 times to bump a counter.
+    MutexContended,
+    /// 8 producer tasks each send 50 000 messages into one bounded channel
+    /// (capacity 1 024) that one task receives.
+    MpscFanin,
+    /// A task spawns 100 000 tiny tasks and gathers their outputs in order.
+    GatherMany,
 }
 
 impl Workload {
     /// Every workload, in table order.
-    pub const ALL: [Workload; 9] = [
+    pub const ALL: [Workload; 12] = [
         Workload::SpawnLocal,
         Workload::SpawnRemote,
         Workload::YieldMany,
@@ -97,6 +116,9 @@ impl Workload {
         Workload::TimersChurn,
         Workload::TimersSleep,
         Workload::TcpEcho,
+        Workload::MutexContended,
+        Workload::MpscFanin,
+        Workload::GatherMany,
     ];
 
     /// The name used on the command line, in tables and in criterion.
@@ -111,6 +133,9 @@ impl Workload {
             Workload::TimersChurn => "timers_churn",
             Workload::TimersSleep => "timers_sleep",
             Workload::TcpEcho => "tcp_echo",
+            Workload::MutexContended => "mutex_contended",
+            Workload::MpscFanin => "mpsc_fanin",
+            Workload::GatherMany => "gather_many",
         }
     }
 
@@ -132,6 +157,9 @@ impl Workload {
             Workload::TimersChurn => 10,
             Workload::TimersSleep => 10,
             Workload::TcpEcho => 3,
+            Workload::MutexContended => 20,
+            Workload::MpscFanin => 10,
+            Workload::GatherMany => 5,
         }
     }
 
@@ -159,6 +187,15 @@ impl Workload {
             Workload::TcpEcho => {
                 "loopback echo server, 50 connections x 2 000 round trips of 64 bytes (TCP_NODELAY)"
             }
+            Workload::MutexContended => {
+                "16 tasks x 20 000 lock/unlock of one async Mutex around a counter"
+            }
+            Workload::MpscFanin => {
+                "8 producers x 50 000 messages into one bounded channel (capacity 1 024), one consumer"
+            }
+            Workload::GatherMany => {
+                "a task spawns 100 000 tiny tasks and gathers their outputs in order"
+            }
         }
     }
 
@@ -176,6 +213,9 @@ impl Workload {
             Workload::TimersChurn => timers_churn(rt).map(none),
             Workload::TimersSleep => timers_sleep(rt),
             Workload::TcpEcho => tcp_echo(rt, ECHO_CONNS, ECHO_ROUNDS),
+            Workload::MutexContended => mutex_contended(rt).map(none),
+            Workload::MpscFanin => mpsc_fanin(rt).map(none),
+            Workload::GatherMany => gather_many(rt).map(none),
         };
         r.map_err(|msg| Failure {
             workload: self,
@@ -784,4 +824,116 @@ pub fn tcp_echo<R: Rt>(rt: &R, conns: usize, rounds: usize) -> Result<Metrics, S
     m.set("echo_rtt_mean_ns", mean);
     m.set("echo_rtt_p99_ns", p99);
     Ok(m)
+}
+
+/// Waits, from outside the runtime, for the one report of a driver task that
+/// holds `rx`'s only sender: the driver's `Err`, or an error if the driver
+/// was dropped without reporting.
+fn report<R: Rt, T>(rt: &R, rx: async_channel::Receiver<Result<T, String>>) -> Result<T, String> {
+    rt.block_on(rx.recv())
+        .map_err(|_| "the driver task was dropped without reporting".to_string())?
+}
+
+/// [`MUTEX_TASKS`] tasks, spawned from inside a task, each lock one async
+/// mutex [`MUTEX_LOCKS_PER_TASK`] times and add one to the counter it guards
+/// (a plain read-modify-write under the lock, so a lock that lets two in at
+/// once loses increments). The last task to finish reads the counter under
+/// the lock and reports it.
+pub fn mutex_contended<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<u64, String>>(1);
+    let sp = rt.spawner();
+    rt.spawner().spawn_remote(async move {
+        let counter = Arc::new(R::Spawner::mutex(0u64));
+        let left = Arc::new(AtomicUsize::new(MUTEX_TASKS));
+        for _ in 0..MUTEX_TASKS {
+            let (counter, left, tx) = (counter.clone(), left.clone(), tx.clone());
+            sp.spawn(async move {
+                for _ in 0..MUTEX_LOCKS_PER_TASK {
+                    *R::Spawner::lock(&counter).await += 1;
+                }
+                if left.fetch_sub(1, AcqRel) == 1 {
+                    let total = *R::Spawner::lock(&counter).await;
+                    let _ = tx.try_send(Ok(total));
+                }
+            });
+        }
+    });
+    let total = report(rt, rx)?;
+    expect(
+        "counter after every increment",
+        total as usize,
+        MUTEX_TASKS * MUTEX_LOCKS_PER_TASK,
+    )
+}
+
+/// A task makes a bounded channel of [`FANIN_CAPACITY`] (the runtime's own,
+/// see [`Spawner::channel`]), spawns [`FANIN_PRODUCERS`] producer tasks that
+/// each send [`FANIN_PER_PRODUCER`] numbers, and receives them all itself
+/// until every sender is gone. Producer `p` sends `p * FANIN_PER_PRODUCER +
+/// k` for `k` in order, so the consumer checks that each producer's
+/// messages arrive once each and in order, and their count and sum.
+pub fn mpsc_fanin<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<(), String>>(1);
+    let sp = rt.spawner();
+    rt.spawner().spawn_remote(async move {
+        let (msg_tx, mut msg_rx) = R::Spawner::channel::<usize>(FANIN_CAPACITY);
+        for p in 0..FANIN_PRODUCERS {
+            let msg_tx = msg_tx.clone();
+            sp.spawn(async move {
+                for k in 0..FANIN_PER_PRODUCER {
+                    if R::Spawner::send(&msg_tx, p * FANIN_PER_PRODUCER + k)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        // Only the producers' clones may keep the channel open.
+        drop(msg_tx);
+        let mut next = [0; FANIN_PRODUCERS];
+        let (mut count, mut sum, mut first_wrong) = (0, 0, None);
+        while let Some(v) = R::Spawner::recv(&mut msg_rx).await {
+            count += 1;
+            sum += v;
+            let (p, k) = (v / FANIN_PER_PRODUCER, v % FANIN_PER_PRODUCER);
+            if p < FANIN_PRODUCERS && k == next[p] {
+                next[p] += 1;
+            } else if first_wrong.is_none() {
+                first_wrong = Some(format!(
+                    "message {count} was {v}, out of its producer's order"
+                ));
+            }
+        }
+        let total = FANIN_PRODUCERS * FANIN_PER_PRODUCER;
+        let r = match first_wrong {
+            Some(e) => Err(e),
+            None => expect("messages received", count, total)
+                .and_then(|()| expect("sum of messages", sum, total * (total - 1) / 2)),
+        };
+        let _ = tx.try_send(r);
+    });
+    report(rt, rx)
+}
+
+/// A task spawns [`GATHER_TASKS`] tasks, task `i` returning `i`, keeps their
+/// handles in spawn order and gathers them: `aiolos::gather` on aiolos,
+/// awaiting each handle in turn on tokio and smol (see [`Spawner::gather`]).
+/// The outputs must come back complete and in order.
+pub fn gather_many<R: Rt>(rt: &R) -> Result<(), String> {
+    let (tx, rx) = async_channel::bounded::<Result<Vec<usize>, String>>(1);
+    let sp = rt.spawner();
+    rt.spawner().spawn_remote(async move {
+        let tasks: Vec<_> = (0..GATHER_TASKS)
+            .map(|i| sp.spawn_task(async move { i }))
+            .collect();
+        let _ = tx.try_send(R::Spawner::gather(tasks).await);
+    });
+    let outputs = report(rt, rx)?;
+    expect("outputs gathered", outputs.len(), GATHER_TASKS)?;
+    match outputs.iter().enumerate().find(|&(i, &v)| i != v) {
+        Some((i, v)) => Err(format!("output {i} is {v}: outputs out of order")),
+        None => Ok(()),
+    }
 }

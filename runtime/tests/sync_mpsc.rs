@@ -212,13 +212,11 @@ fn a_cancelled_waiting_send_takes_no_room_and_passes_on_a_granted_hand_off() {
 fn a_dropped_recv_future_never_swallows_a_message() {
     let (tx, mut rx) = mpsc::channel::<u32>(4);
     {
+        // Parked, then the message arrives, then the future is dropped
+        // without being polled again.
         let mut r = pin!(rx.recv());
         assert!(poll_now(r.as_mut()).is_pending());
-    }
-    tx.try_send(7).unwrap();
-    {
-        // Dropped without being polled again after the message arrived.
-        let _r = pin!(rx.recv());
+        tx.try_send(7).unwrap();
     }
     assert_eq!(rx.try_recv(), Ok(7));
 }
@@ -265,7 +263,7 @@ fn fan_in(bounded: Option<usize>, per: u64) {
                         btx.send(msg).await.unwrap();
                     } else {
                         utx.send(msg).unwrap();
-                        if i % 64 == 0 {
+                        if i.is_multiple_of(64) {
                             aiolos::yield_now().await;
                         }
                     }
@@ -298,6 +296,31 @@ fn fan_in(bounded: Option<usize>, per: u64) {
         consumer.await.unwrap()
     });
     assert_eq!(total, PRODUCERS * per);
+}
+
+#[test]
+fn senders_on_plain_threads_reach_a_receiver_parked_on_another() {
+    // No runtime at all: threads park between polls (and Miri can run it).
+    let _wd = watchdog("plain_threads", 120);
+    let (tx, mut rx) = mpsc::channel::<(usize, u32)>(4);
+    let threads: Vec<_> = (0..3)
+        .map(|p| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    simple_block_on(tx.send((p, i))).unwrap();
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut next = [0u32; 3];
+    while let Some((p, i)) = simple_block_on(rx.recv()) {
+        assert_eq!(i, next[p], "producer {p} out of order");
+        next[p] += 1;
+    }
+    assert_eq!(next, [100; 3]);
+    threads.into_iter().for_each(|t| t.join().unwrap());
 }
 
 #[test]
@@ -424,8 +447,10 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
         let d2 = d.clone();
         let blocked = aiolos::spawn(async move {
             s.store(true, SeqCst);
+            // Hand the message back undropped, so that the drop count
+            // below does not race with this task.
             match tx2.send(tracked(99, &d2)).await {
-                Err(SendError(v)) => v.id,
+                Err(SendError(v)) => v,
                 Ok(()) => panic!("sent into a dropped receiver"),
             }
         });
@@ -438,7 +463,14 @@ fn dropping_the_receiver_drops_buffered_messages_and_fails_waiting_senders() {
             3,
             "buffered messages not dropped with the receiver"
         );
-        assert_eq!(blocked.await.unwrap(), 99, "waiting sender not failed");
+        let back = blocked.await.unwrap();
+        assert_eq!(back.id, 99, "waiting sender not failed");
+        assert_eq!(
+            d.get(),
+            3,
+            "the refused message was dropped, not handed back"
+        );
+        drop(back);
         assert_eq!(d.get(), 4);
         assert!(tx.is_closed());
         tx.closed().await;
@@ -485,6 +517,31 @@ fn messages_left_in_the_channel_are_dropped_exactly_once() {
         drop(rx);
     }
     assert_eq!(drops.get(), 240);
+}
+
+#[test]
+fn large_messages_need_no_large_stack() {
+    // A block holds 32 messages: built on the stack, a block of these would
+    // need 2 MiB, more than this thread has. (The stack left is still
+    // generous, since debug builds copy a message many times on its way.)
+    const SIZE: usize = 64 * 1024;
+    let t = std::thread::Builder::new()
+        .stack_size(35 * SIZE)
+        .spawn(|| {
+            let (tx, mut rx) = mpsc::unbounded::<[u8; SIZE]>();
+            for i in 0..40u8 {
+                tx.send([i; SIZE]).unwrap();
+            }
+            let (btx, mut brx) = mpsc::channel::<[u8; SIZE]>(40);
+            for i in 0..40u8 {
+                let m = rx.try_recv().unwrap();
+                assert!(m.iter().all(|&b| b == i));
+                btx.try_send(m).unwrap();
+            }
+            (0..40u8).all(|i| brx.try_recv().is_ok_and(|m| m[SIZE - 1] == i))
+        })
+        .unwrap();
+    assert!(t.join().unwrap());
 }
 
 // ---------------------------------------------------- cooperative budget

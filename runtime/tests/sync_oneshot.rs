@@ -78,6 +78,27 @@ fn a_value_sent_on_another_thread_is_received() {
 }
 
 #[test]
+fn pairs_on_plain_threads_deliver_or_report_the_drop() {
+    // No runtime at all: threads park between polls (and Miri can run it).
+    let _wd = watchdog("oneshot_plain_threads", 120);
+    for i in 0..50u64 {
+        let (tx, rx) = oneshot::channel::<u64>();
+        let t = std::thread::spawn(move || {
+            if i.is_multiple_of(3) {
+                drop(tx);
+            } else {
+                tx.send(i).unwrap();
+            }
+        });
+        match simple_block_on(rx) {
+            Ok(v) => assert_eq!(v, i),
+            Err(_) => assert!(i.is_multiple_of(3), "pair {i}: value lost"),
+        }
+        t.join().unwrap();
+    }
+}
+
+#[test]
 fn a_sender_dropped_without_sending_gives_recv_error_to_a_parked_receiver() {
     let _wd = watchdog("oneshot_drop_sender", 60);
     let rt = runtime(2);

@@ -27,12 +27,12 @@
 //! word is a set of bits, each set at most once per owner (except the two
 //! waker bits, which their owners clear to swap wakers):
 //!
-//! - [`state::COMPLETE`]: the sender is done: it stored a value, or it was
+//! - `COMPLETE`: the sender is done: it stored a value, or it was
 //!   dropped without one (the cell is then empty). Set once, by the sender.
-//! - [`state::CLOSED`]: the receiver is done: it called `close()` or was
+//! - `CLOSED`: the receiver is done: it called `close()` or was
 //!   dropped. Set by the receiver.
-//! - [`state::RX_WAKER`]: the receiver's waker is in the receiver slot.
-//! - [`state::TX_WAKER`]: the sender's waker (from `closed()`) is in the
+//! - `RX_WAKER`: the receiver's waker is in the receiver slot.
+//! - `TX_WAKER`: the sender's waker (from `closed()`) is in the
 //!   sender slot.
 //!
 //! Rules that make every access to the cells race-free:
@@ -485,8 +485,30 @@ mod loom_tests {
     //! halves on two threads.
 
     use super::*;
-    use loom::future::block_on;
     use loom::thread;
+
+    /// Wakes a loom thread parked in [`block_on`].
+    struct Unparker(thread::Thread);
+
+    impl std::task::Wake for Unparker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Polls `fut` on this loom thread, parking between polls: a lost
+    /// wake-up leaves the thread parked forever, which loom reports.
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let waker = Waker::from(std::sync::Arc::new(Unparker(thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            thread::park();
+        }
+    }
 
     #[test]
     fn value_sent_on_another_thread_is_received() {

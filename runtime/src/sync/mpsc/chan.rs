@@ -17,9 +17,9 @@
 //!      before `close` still delivers, and the receiver waits for it).
 //! 3. **Wake-ups of the receiver** come from every event that can end its
 //!    wait: a push, the last sender's drop, and room given back unused after
-//!    `close` that makes the semaphore idle. Each happens with a `SeqCst`
-//!    operation followed by `notify`'s `SeqCst` load of `parked`; the
-//!    receiver raises `parked` before its last checks (`rx_waker.rs`).
+//!    `close` that makes the semaphore idle. Each event is followed by
+//!    `RxWaker::notify` (fence, load `parked`), and the receiver raises
+//!    `parked` (then fences) before its last checks: see `rx_waker.rs`.
 //! 4. **Close** (receiver's `close()` or drop) closes the semaphore, which
 //!    wakes the waiting senders with an error, then wakes `Sender::closed()`
 //!    waiters. Dropping the receiver also drops every buffered message; one
@@ -38,7 +38,7 @@ use super::list;
 use super::rx_waker::RxWaker;
 use super::semaphore::Semaphore;
 use super::wait_list::{WaitList, WaitNode, WaiterState};
-use crate::loom::Ordering::{Acquire, Relaxed, SeqCst};
+use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Mutex, UnsafeCell};
 use crate::task::poll_proceed;
 
@@ -167,7 +167,7 @@ impl<T, S> Clone for Tx<T, S> {
 
 impl<T, S> Drop for Tx<T, S> {
     fn drop(&mut self) {
-        if self.chan.tx_count.fetch_sub(1, SeqCst) == 1 {
+        if self.chan.tx_count.fetch_sub(1, AcqRel) == 1 {
             // The last sender: the receiver may be waiting for this.
             self.chan.rx_waker.notify();
         }
@@ -234,7 +234,7 @@ impl<T, S: Semaphore> Rx<T, S> {
 
     /// Whether no message can arrive any more (closed, or no senders).
     pub(super) fn is_closed(&self) -> bool {
-        self.chan.close_notify.is_closed() || self.chan.tx_count.load(SeqCst) == 0
+        self.chan.close_notify.is_closed() || self.chan.tx_count.load(Acquire) == 0
     }
 }
 
@@ -243,7 +243,7 @@ impl<T, S: Semaphore> Chan<T, S> {
     /// closed and nothing is in flight. The caller pops once more after a
     /// `true` (a push may have landed just before).
     fn finished(&self, rx: &RxFields<T>) -> bool {
-        self.tx_count.load(SeqCst) == 0 || (rx.closed && self.semaphore.is_idle())
+        self.tx_count.load(Acquire) == 0 || (rx.closed && self.semaphore.is_idle())
     }
 }
 
@@ -305,7 +305,7 @@ impl CloseNotify {
         let mut wakers = Vec::new();
         {
             let mut list = self.waiters.lock();
-            self.closed.store(true, SeqCst);
+            self.closed.store(true, Release);
             while let Some(node) = list.pop_front() {
                 // SAFETY: we hold the lock guarding the node; its future
                 // unlinks it under this lock before it is freed.

@@ -26,23 +26,26 @@
 //! 5. **Reclaim.** Blocks the receiver has read to the end are reused (reset
 //!    and appended after the tail, as tokio does) or freed, but only once
 //!    `RELEASED` is set and the receiver's index has reached
-//!    `observed_tail`. Why that is enough: a sender that can still hold a
-//!    pointer to the block loaded `tail_block` before the CAS that moved it
-//!    off the block, and claimed its index before that load; with all
-//!    three operations `SeqCst`, `observed_tail` (read after the CAS) is
-//!    greater than that sender's index, and the receiver reaching
-//!    `observed_tail` means it has read that sender's slot, which the
-//!    sender wrote after its last walk. `tail_block` only moves past final
-//!    blocks, so it never passes a block in which a slot is unwritten, and
-//!    no sender ever walks backwards.
+//!    `observed_tail`. Why that is enough: a sender S that can still reach
+//!    the block claimed its index (an acquire RMW on `tail_index`) and then
+//!    loaded `tail_block` without seeing the CAS that moved it past the
+//!    block. The winner of that CAS reads `observed_tail` with a release
+//!    RMW (`fetch_add(0)`) on `tail_index`, not a load. Had that RMW come
+//!    first in `tail_index`'s order, S's claim would have synchronised with
+//!    it, so S's load would have seen the CAS: contradiction. So S's claim
+//!    came first and `observed_tail` is greater than S's index. The
+//!    receiver reaching `observed_tail` means it has read S's slot, which S
+//!    wrote after its last walk. (`tail_block` only moves past final
+//!    blocks, so it never passes a block with an unwritten slot, and no
+//!    sender walks backwards.)
 //!
 //! Senders never allocate per message: a new block per `BLOCK_CAP`
 //! messages, and usually not even that once recycled blocks circulate.
 
 use std::mem::MaybeUninit;
-use std::ptr::{self, NonNull};
+use std::ptr::{self, addr_of_mut, NonNull};
 
-use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use crate::loom::{AtomicPtr, AtomicUsize, UnsafeCell};
 
 /// Slots per block: one ready bit each, in one word with `RELEASED` above
@@ -78,15 +81,25 @@ struct Block<T> {
 }
 
 impl<T> Block<T> {
-    /// A fresh block for indices `start ..`, on the heap.
+    /// A fresh block for indices `start ..`, on the heap. Built in place, so
+    /// that a block of large messages never sits on the stack.
     fn alloc(start: usize) -> *mut Block<T> {
-        Box::into_raw(Box::new(Block {
-            start: AtomicUsize::new(start),
-            next: AtomicPtr::new(ptr::null_mut()),
-            ready: AtomicUsize::new(0),
-            observed_tail: AtomicUsize::new(0),
-            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
-        }))
+        let mut block = Box::<Block<T>>::new_uninit();
+        let p = block.as_mut_ptr();
+        // SAFETY: `p` points to an allocation of the right layout; each field
+        // is written once through a raw pointer (no reference to uninitialised
+        // memory is made), every slot included, before `assume_init`.
+        unsafe {
+            addr_of_mut!((*p).start).write(AtomicUsize::new(start));
+            addr_of_mut!((*p).next).write(AtomicPtr::new(ptr::null_mut()));
+            addr_of_mut!((*p).ready).write(AtomicUsize::new(0));
+            addr_of_mut!((*p).observed_tail).write(AtomicUsize::new(0));
+            let slots = addr_of_mut!((*p).slots).cast::<UnsafeCell<MaybeUninit<T>>>();
+            for i in 0..BLOCK_CAP {
+                slots.add(i).write(UnsafeCell::new(MaybeUninit::uninit()));
+            }
+            Box::into_raw(block.assume_init())
+        }
     }
 }
 
@@ -129,7 +142,7 @@ pub(super) fn queue<T>() -> (Tx<T>, Rx<T>) {
 impl<T> Tx<T> {
     /// Appends `value` (steps 1 to 3 of the protocol).
     pub(super) fn push(&self, value: T) {
-        let index = self.tail_index.fetch_add(1, SeqCst);
+        let index = self.tail_index.fetch_add(1, AcqRel);
         let block = self.find_block(index);
         let offset = index & SLOT_MASK;
         // SAFETY: the block is live (protocol step 5: the receiver cannot
@@ -139,14 +152,14 @@ impl<T> Tx<T> {
         unsafe {
             let block = &*block;
             block.slots[offset].with_mut(|p| (*p).write(value));
-            block.ready.fetch_or(1 << offset, SeqCst);
+            block.ready.fetch_or(1 << offset, Release);
         }
     }
 
     /// Walks from `tail_block` to the block holding `index` (step 2).
     fn find_block(&self, index: usize) -> *mut Block<T> {
         let start = index & !SLOT_MASK;
-        let mut block = self.tail_block.load(SeqCst);
+        let mut block = self.tail_block.load(Acquire);
         let mut try_advance = true;
         loop {
             // SAFETY: reached from `tail_block` after our claim: live until
@@ -164,10 +177,11 @@ impl<T> Tx<T> {
             if try_advance {
                 match self
                     .tail_block
-                    .compare_exchange(block, next, SeqCst, SeqCst)
+                    .compare_exchange(block, next, AcqRel, Acquire)
                 {
                     Ok(_) => {
-                        let observed = self.tail_index.load(SeqCst);
+                        // An RMW, not a load: see step 5.
+                        let observed = self.tail_index.fetch_add(0, AcqRel);
                         b.observed_tail.store(observed, Relaxed);
                         b.ready.fetch_or(RELEASED, Release);
                     }
@@ -258,7 +272,7 @@ impl<T> Rx<T> {
         // SAFETY: `head` is live: only we reclaim blocks, and never `head`.
         let head = unsafe { self.head.as_ref() };
         let offset = self.index & SLOT_MASK;
-        if head.ready.load(SeqCst) & (1 << offset) == 0 {
+        if head.ready.load(Acquire) & (1 << offset) == 0 {
             return None;
         }
         // SAFETY: the ready bit (acquired above) says the slot holds a

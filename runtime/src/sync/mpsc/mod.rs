@@ -63,3 +63,6 @@ mod wait_list;
 pub use bounded::{channel, Receiver, Sender};
 pub use error::{SendError, TryRecvError, TrySendError};
 pub use unbounded::{unbounded, UnboundedReceiver, UnboundedSender};
+
+#[cfg(all(test, loom))]
+mod loom_tests;

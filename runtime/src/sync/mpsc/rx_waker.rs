@@ -9,17 +9,24 @@
 //!   it finishes and wakes the new waker itself, so no wake-up is lost and
 //!   the slot is never touched by two threads at once.
 //! - [`RxWaker`]: adds a `parked` flag so that senders skip the slot's
-//!   read-modify-write while the receiver is busy. The receiver registers,
-//!   then sets `parked`, then looks at the queue once more; a sender makes a
-//!   message visible, then reads `parked`. Both pairs are `SeqCst`, so at
-//!   least one side sees the other: the receiver finds the message, or the
-//!   sender finds `parked` set and wakes it. Only the sender that flips
-//!   `parked` back to false wakes, so a burst of messages costs one wake-up.
+//!   read-modify-write while the receiver is busy. It is a store-buffering
+//!   handshake, closed with a `SeqCst` fence on each side:
+//!   - receiver: register, swap `parked` to true, fence, then look at the
+//!     queue (and the other finishing conditions) once more;
+//!   - sender: make its event visible (a push, the last drop, a permit
+//!     returned after close), fence, then load `parked`.
+//!
+//!   Of two `SeqCst` fences one comes first, so at least one side sees the
+//!   other's write: the receiver finds the event, or the sender finds
+//!   `parked` and wakes it. Only the sender that swaps `parked` back to false
+//!   wakes, so a burst of sends costs one wake-up. (Fences, not `SeqCst`
+//!   accesses, because loom models `SeqCst` fences but treats `SeqCst`
+//!   accesses as acquire/release.)
 
 use std::task::Waker;
 
 use crate::loom::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
-use crate::loom::{AtomicBool, AtomicUsize, UnsafeCell};
+use crate::loom::{fence, AtomicBool, AtomicUsize, UnsafeCell};
 
 /// Nobody is using the slot.
 const WAITING: usize = 0;
@@ -87,8 +94,12 @@ impl AtomicWaker {
             }
             Err(_) => {
                 // A sender is waking the previous waker right now; that
-                // wake-up may have been meant for us, so take it.
+                // wake-up may have been meant for us, so take it. (The
+                // caller is re-polled at once: a short spin while the
+                // sender finishes, so let loom run the sender.)
                 waker.wake_by_ref();
+                #[cfg(loom)]
+                loom::thread::yield_now();
             }
         }
     }
@@ -131,20 +142,24 @@ impl RxWaker {
     /// must look for work again afterwards before returning `Pending`.
     pub(super) fn park(&self, waker: &Waker) {
         self.waker.register(waker);
-        self.parked.store(true, SeqCst);
+        // An RMW rather than a store: it is ordered after every earlier
+        // sender's swap (a plain store need not be, in loom's model).
+        self.parked.swap(true, AcqRel);
+        fence(SeqCst);
     }
 
     /// Receiver side: the second look found work, so senders need not wake
     /// it (saves one spurious wake-up; correctness does not depend on it).
     pub(super) fn unpark(&self) {
-        self.parked.store(false, Relaxed);
+        self.parked.swap(false, AcqRel);
     }
 
-    /// Sender side, after making a message (or a closing) visible with a
-    /// `SeqCst` operation: wakes the receiver if it is parked.
+    /// Sender side, after making an event visible: wakes the receiver if
+    /// it is parked.
     #[inline]
     pub(super) fn notify(&self) {
-        if self.parked.load(SeqCst) && self.parked.swap(false, SeqCst) {
+        fence(SeqCst);
+        if self.parked.load(Relaxed) && self.parked.swap(false, AcqRel) {
             self.waker.wake();
         }
     }

@@ -25,15 +25,15 @@
 //!   waking each waiter with "closed". Returns keep counting after that, so
 //!   `is_idle` (all permits home) stays exact.
 //!
-//! The read-modify-writes are `SeqCst`: the receiver checks `is_idle` after
-//! announcing that it parks, and a sender returning the last permit checks
-//! for a parked receiver after its return (a store-load pair on two words,
-//! which needs the single total order).
+//! The receiver checks `is_idle` after announcing that it parks, and a sender
+//! returning the last permit after `close` then checks for a parked receiver:
+//! the fences of that handshake live in `rx_waker.rs`; here plain
+//! acquire/release suffices.
 
 use std::task::{Context, Poll, Waker};
 
 use super::wait_list::{WaitList, WaitNode, WaiterState};
-use crate::loom::Ordering::{Acquire, SeqCst};
+use crate::loom::Ordering::{AcqRel, Acquire};
 use crate::loom::{AtomicUsize, Mutex};
 
 /// The channel is closed.
@@ -135,7 +135,7 @@ impl Bounded {
             } else {
                 s | WAITERS
             };
-            match self.state.compare_exchange(s, next, SeqCst, Acquire) {
+            match self.state.compare_exchange(s, next, AcqRel, Acquire) {
                 Ok(_) if next < s => return Poll::Ready(Ok(())),
                 Ok(_) => break,
                 Err(actual) => s = actual,
@@ -198,7 +198,7 @@ impl Bounded {
                 unsafe { list.remove(ptr) };
                 if list.is_empty() {
                     // Permits are zero while `WAITERS` is set: just clear it.
-                    self.state.fetch_and(!WAITERS, SeqCst);
+                    self.state.fetch_and(!WAITERS, AcqRel);
                 }
                 false
             }
@@ -219,7 +219,7 @@ impl Bounded {
         let s = self.state.load(Acquire);
         if s & WAITERS == 0 {
             // The last waiter left meanwhile: plain return.
-            let s = self.state.fetch_add(ONE, SeqCst) + ONE;
+            let s = self.state.fetch_add(ONE, AcqRel) + ONE;
             return self.closed_and_idle(s);
         }
         let node = list
@@ -233,7 +233,7 @@ impl Bounded {
             w.waker.take()
         };
         if list.is_empty() {
-            self.state.fetch_and(!WAITERS, SeqCst);
+            self.state.fetch_and(!WAITERS, AcqRel);
         }
         // Wake after unlocking.
         drop(list);
@@ -261,7 +261,7 @@ impl Semaphore for Bounded {
             }
             match self
                 .state
-                .compare_exchange_weak(s, s - ONE, SeqCst, Acquire)
+                .compare_exchange_weak(s, s - ONE, AcqRel, Acquire)
             {
                 Ok(_) => return Ok(()),
                 Err(actual) => s = actual,
@@ -277,7 +277,7 @@ impl Semaphore for Bounded {
             }
             match self
                 .state
-                .compare_exchange_weak(s, s + ONE, SeqCst, Acquire)
+                .compare_exchange_weak(s, s + ONE, AcqRel, Acquire)
             {
                 Ok(_) => return self.closed_and_idle(s + ONE),
                 Err(actual) => s = actual,
@@ -289,7 +289,7 @@ impl Semaphore for Bounded {
         let mut wakers = Vec::new();
         {
             let mut list = self.waiters.lock();
-            if self.state.fetch_or(CLOSED, SeqCst) & CLOSED != 0 {
+            if self.state.fetch_or(CLOSED, AcqRel) & CLOSED != 0 {
                 return;
             }
             while let Some(node) = list.pop_front() {
@@ -301,7 +301,7 @@ impl Semaphore for Bounded {
                     wakers.extend(w.waker.take());
                 }
             }
-            self.state.fetch_and(!WAITERS, SeqCst);
+            self.state.fetch_and(!WAITERS, AcqRel);
         }
         for waker in wakers {
             waker.wake();
@@ -313,7 +313,7 @@ impl Semaphore for Bounded {
     }
 
     fn is_idle(&self) -> bool {
-        self.state.load(SeqCst) >> SHIFT == self.bound
+        self.state.load(Acquire) >> SHIFT == self.bound
     }
 }
 
@@ -344,7 +344,7 @@ impl Semaphore for Unbounded {
             // More than usize::MAX / 2 unreceived messages cannot fit in
             // memory; treat the overflow as the bug it would be.
             let next = s.checked_add(2).expect("unbounded channel overflow");
-            match self.state.compare_exchange_weak(s, next, SeqCst, Acquire) {
+            match self.state.compare_exchange_weak(s, next, AcqRel, Acquire) {
                 Ok(_) => return Ok(()),
                 Err(actual) => s = actual,
             }
@@ -352,12 +352,12 @@ impl Semaphore for Unbounded {
     }
 
     fn release(&self) -> bool {
-        let s = self.state.fetch_sub(2, SeqCst) - 2;
+        let s = self.state.fetch_sub(2, AcqRel) - 2;
         s == CLOSED
     }
 
     fn close(&self) {
-        self.state.fetch_or(CLOSED, SeqCst);
+        self.state.fetch_or(CLOSED, AcqRel);
     }
 
     fn is_closed(&self) -> bool {
@@ -365,6 +365,6 @@ impl Semaphore for Unbounded {
     }
 
     fn is_idle(&self) -> bool {
-        self.state.load(SeqCst) >> 1 == 0
+        self.state.load(Acquire) >> 1 == 0
     }
 }
