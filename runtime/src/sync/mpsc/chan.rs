@@ -44,18 +44,25 @@ use crate::task::poll_proceed;
 
 /// The shared channel.
 struct Chan<T, S> {
-    /// The senders' end of the queue.
-    tx: CachePadded<list::Tx<T>>,
+    /// What every send touches, on one cache line: the senders' end of the
+    /// queue and the room accounting.
+    tx: CachePadded<TxSide<T, S>>,
     /// The receiver's waker and `parked` flag.
     rx_waker: CachePadded<RxWaker>,
-    /// Room accounting (capacity, or in-flight count when unbounded).
-    semaphore: S,
     /// Live senders.
     tx_count: AtomicUsize,
     /// `Sender::closed()` waiters.
     close_notify: CloseNotify,
     /// The receiver's end: touched only by the one receiver, and by `Drop`.
     rx: CachePadded<UnsafeCell<RxFields<T>>>,
+}
+
+/// The senders' side of the channel.
+struct TxSide<T, S> {
+    /// The senders' end of the queue.
+    list: list::Tx<T>,
+    /// Room accounting (capacity, or in-flight count when unbounded).
+    semaphore: S,
 }
 
 /// What only the receiver touches.
@@ -75,7 +82,7 @@ unsafe impl<T: Send, S: Send + Sync> Sync for Chan<T, S> {}
 
 impl<T, S> Drop for Chan<T, S> {
     fn drop(&mut self) {
-        let tx = &self.tx;
+        let tx = &self.tx.list;
         // SAFETY: the last handle is gone: nobody pushes or pops any more.
         self.rx.with_mut(|p| unsafe { (*p).list.free_all(tx) });
     }
@@ -85,9 +92,11 @@ impl<T, S> Drop for Chan<T, S> {
 pub(super) fn channel<T, S: Semaphore>(semaphore: S) -> (Tx<T, S>, Rx<T, S>) {
     let (tx, rx) = list::queue();
     let chan = Arc::new(Chan {
-        tx: CachePadded::new(tx),
+        tx: CachePadded::new(TxSide {
+            list: tx,
+            semaphore,
+        }),
         rx_waker: CachePadded::new(RxWaker::new()),
-        semaphore,
         tx_count: AtomicUsize::new(1),
         close_notify: CloseNotify::new(),
         rx: CachePadded::new(UnsafeCell::new(RxFields {
@@ -113,20 +122,20 @@ pub(super) struct Rx<T, S: Semaphore> {
 impl<T, S: Semaphore> Tx<T, S> {
     /// The channel's room accounting.
     pub(super) fn semaphore(&self) -> &S {
-        &self.chan.semaphore
+        &self.chan.tx.semaphore
     }
 
     /// Pushes `value`, for which room was taken, and wakes the receiver if
     /// it is parked.
     #[inline]
     pub(super) fn push(&self, value: T) {
-        self.chan.tx.push(value);
+        self.chan.tx.list.push(value);
         self.chan.rx_waker.notify();
     }
 
     /// Gives back room taken for a message that will not be pushed.
     pub(super) fn give_back(&self) {
-        if self.chan.semaphore.release() {
+        if self.chan.tx.semaphore.release() {
             self.notify_rx();
         }
     }
@@ -189,19 +198,19 @@ impl<T, S: Semaphore> Rx<T, S> {
         // Spend budget before taking anything.
         ready!(poll_proceed(cx));
         self.with_rx(|chan, rx| {
-            if let Some(value) = rx.list.pop(&chan.tx) {
-                chan.semaphore.release();
+            if let Some(value) = rx.list.pop(&chan.tx.list) {
+                chan.tx.semaphore.release();
                 return Poll::Ready(Some(value));
             }
             chan.rx_waker.park(cx.waker());
-            let value = match rx.list.pop(&chan.tx) {
+            let value = match rx.list.pop(&chan.tx.list) {
                 Some(value) => Some(value),
-                None if chan.finished(rx) => rx.list.pop(&chan.tx),
+                None if chan.finished(rx) => rx.list.pop(&chan.tx.list),
                 None => return Poll::Pending,
             };
             chan.rx_waker.unpark();
             if value.is_some() {
-                chan.semaphore.release();
+                chan.tx.semaphore.release();
             }
             Poll::Ready(value)
         })
@@ -210,15 +219,15 @@ impl<T, S: Semaphore> Rx<T, S> {
     /// Receives a message if one is ready.
     pub(super) fn try_recv(&mut self) -> Result<T, TryRecvError> {
         self.with_rx(|chan, rx| {
-            let value = match rx.list.pop(&chan.tx) {
+            let value = match rx.list.pop(&chan.tx.list) {
                 Some(value) => value,
-                None if chan.finished(rx) => match rx.list.pop(&chan.tx) {
+                None if chan.finished(rx) => match rx.list.pop(&chan.tx.list) {
                     Some(value) => value,
                     None => return Err(TryRecvError::Disconnected),
                 },
                 None => return Err(TryRecvError::Empty),
             };
-            chan.semaphore.release();
+            chan.tx.semaphore.release();
             Ok(value)
         })
     }
@@ -227,7 +236,7 @@ impl<T, S: Semaphore> Rx<T, S> {
     pub(super) fn close(&mut self) {
         self.with_rx(|chan, rx| {
             rx.closed = true;
-            chan.semaphore.close();
+            chan.tx.semaphore.close();
             chan.close_notify.close();
         });
     }
@@ -243,7 +252,7 @@ impl<T, S: Semaphore> Chan<T, S> {
     /// closed and nothing is in flight. The caller pops once more after a
     /// `true` (a push may have landed just before).
     fn finished(&self, rx: &RxFields<T>) -> bool {
-        self.tx_count.load(Acquire) == 0 || (rx.closed && self.semaphore.is_idle())
+        self.tx_count.load(Acquire) == 0 || (rx.closed && self.tx.semaphore.is_idle())
     }
 }
 
@@ -252,8 +261,8 @@ impl<T, S: Semaphore> Drop for Rx<T, S> {
         self.close();
         // Drop what is buffered now (room given back keeps `is_idle` exact).
         self.with_rx(|chan, rx| {
-            while let Some(value) = rx.list.pop(&chan.tx) {
-                chan.semaphore.release();
+            while let Some(value) = rx.list.pop(&chan.tx.list) {
+                chan.tx.semaphore.release();
                 drop(value);
             }
         });

@@ -84,6 +84,27 @@ fn a_sender_waiting_for_room_is_handed_it_by_recv() {
 }
 
 #[test]
+fn two_senders_queued_for_room_both_get_it() {
+    model(|| {
+        let (tx, mut rx) = channel::<u32>(1);
+        tx.try_send(0).unwrap();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || block_on(tx.send(1)).unwrap());
+        let b = thread::spawn(move || block_on(tx2.send(2)).unwrap());
+        let mut got = [
+            block_on(rx.recv()).unwrap(),
+            block_on(rx.recv()).unwrap(),
+            block_on(rx.recv()).unwrap(),
+        ];
+        got.sort();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(block_on(rx.recv()), None);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+
+#[test]
 fn dropping_the_receiver_fails_a_waiting_sender() {
     model(|| {
         let (tx, rx) = channel::<u32>(1);

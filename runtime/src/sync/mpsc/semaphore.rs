@@ -9,18 +9,28 @@
 //! # The bounded state word
 //!
 //! `permits << SHIFT | WAITERS | CLOSED`, where `permits` is the free
-//! capacity. Invariants (changed only under the wait-list lock, except for
-//! the lock-free permit moves described next):
+//! capacity in the counter. The rules (the wait list and `WAITERS` change
+//! only under the wait-list lock):
 //!
-//! - `WAITERS` is set exactly when the wait list is not empty, and then
-//!   `permits` is zero: capacity freed while senders wait goes straight to
-//!   the oldest one (FIFO), never through the counter.
-//! - Fast paths are one compare-and-swap: take a permit if `permits > 0`
-//!   and `WAITERS` is clear; return one if `WAITERS` is clear. A sender that
-//!   finds no permit takes the lock, sets `WAITERS` (by CAS, so a racing
-//!   return is either seen or fails the CAS) and links itself; a return that
-//!   finds `WAITERS` takes the lock and hands its permit to the front waiter,
-//!   clearing `WAITERS` when the list empties.
+//! - `WAITERS` is set exactly when the wait list is not empty. It is set
+//!   (by CAS, under the lock) only when `permits` is zero, so while it is set
+//!   every permit in the counter was put there by a `release` that saw
+//!   `WAITERS` and is on its way to the lock to hand that permit to the
+//!   oldest waiter (FIFO): capacity freed while senders wait never goes to
+//!   a newcomer.
+//! - Fast paths are one atomic operation: `try_acquire` takes a permit by
+//!   CAS if `permits > 0` and `WAITERS` is clear; `release` adds one with
+//!   `fetch_add` and is done if `WAITERS` was clear. A sender that finds no
+//!   permit takes the lock, sets `WAITERS` (a racing `release` either is
+//!   seen by that CAS or sees the bit) and links itself.
+//! - A `release` that saw `WAITERS` takes the lock and, if `WAITERS` is
+//!   still set and a permit is in the counter, moves one permit to the
+//!   front waiter, clearing `WAITERS` when the list empties. If the bit was
+//!   cleared meanwhile (the waiters left), its permit simply stays in the
+//!   counter; if the counter is empty, its permit was taken in such a
+//!   window. Every permit added while `WAITERS` is set is followed by one
+//!   such visit, and each visit moves a permit if there is one, so none is
+//!   stranded while senders wait.
 //! - `CLOSED` is set once, under the lock, which then empties the list,
 //!   waking each waiter with "closed". Returns keep counting after that, so
 //!   `is_idle` (all permits home) stays exact.
@@ -101,9 +111,15 @@ impl Bounded {
         self.bound
     }
 
-    /// The free permits right now.
+    /// The free permits right now (none while senders wait: permits in the
+    /// counter then are on their way to them).
     pub(super) fn available(&self) -> usize {
-        self.state.load(Acquire) >> SHIFT
+        let s = self.state.load(Acquire);
+        if s & WAITERS != 0 {
+            0
+        } else {
+            s >> SHIFT
+        }
     }
 
     /// Takes a permit, waiting in line for one if none is free.
@@ -197,7 +213,7 @@ impl Bounded {
                 // SAFETY: we hold the lock and the node is linked (Queued).
                 unsafe { list.remove(ptr) };
                 if list.is_empty() {
-                    // Permits are zero while `WAITERS` is set: just clear it.
+                    // Permits on their way to waiters become free ones.
                     self.state.fetch_and(!WAITERS, AcqRel);
                 }
                 false
@@ -211,16 +227,25 @@ impl Bounded {
         }
     }
 
-    /// `release` when `WAITERS` was seen: hand the permit to the oldest
-    /// waiter under the lock.
+    /// `release` after its permit went into the counter while `WAITERS` was
+    /// set: move a permit to the oldest waiter under the lock.
     #[cold]
     fn release_slow(&self) -> bool {
         let mut list = self.waiters.lock();
-        let s = self.state.load(Acquire);
-        if s & WAITERS == 0 {
-            // The last waiter left meanwhile: plain return.
-            let s = self.state.fetch_add(ONE, AcqRel) + ONE;
-            return self.closed_and_idle(s);
+        let mut s = self.state.load(Acquire);
+        loop {
+            if s & WAITERS == 0 {
+                // The waiters left meanwhile: the permit stays in the counter.
+                return self.closed_and_idle(s);
+            }
+            if s < ONE {
+                // Taken while `WAITERS` was briefly clear (module docs).
+                return false;
+            }
+            match self.state.compare_exchange(s, s - ONE, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(actual) => s = actual,
+            }
         }
         let node = list
             .pop_front()
@@ -270,19 +295,11 @@ impl Semaphore for Bounded {
     }
 
     fn release(&self) -> bool {
-        let mut s = self.state.load(Acquire);
-        loop {
-            if s & WAITERS != 0 {
-                return self.release_slow();
-            }
-            match self
-                .state
-                .compare_exchange_weak(s, s + ONE, AcqRel, Acquire)
-            {
-                Ok(_) => return self.closed_and_idle(s + ONE),
-                Err(actual) => s = actual,
-            }
+        let prev = self.state.fetch_add(ONE, AcqRel);
+        if prev & WAITERS == 0 {
+            return self.closed_and_idle(prev + ONE);
         }
+        self.release_slow()
     }
 
     fn close(&self) {
