@@ -262,8 +262,14 @@ fn two_tasks_ping_ponging_among_busy_tasks_complete_10k_round_trips() {
 fn two_tasks_on_different_workers_wake_each_other_10k_times() {
     let _wd = watchdog("two_tasks_on_different_workers_wake_each_other", 300);
     const ROUNDS: u64 = 10_000;
-    // About 0.1-1 ms of busy-waiting per receive before going idle.
-    const SPINS: usize = 5_000;
+    // Busy-waiting per receive before going idle: about 0.05 ms in a
+    // release build, 0.5 ms in a debug one. Far longer than a wake-up takes
+    // to cross workers, and short enough for the case where both tasks end
+    // up on one worker: there the partner, woken into this worker's LIFO
+    // slot (which siblings cannot steal), runs only once the spin gives up,
+    // so every such round costs a whole spin. (At 5 000 spins, a loaded
+    // machine kept the pair together long enough to take over a minute.)
+    const SPINS: usize = 500;
     let rt = runtime(2);
     let threads_seen = Arc::new(Mutex::new(HashSet::new()));
     let pair = PingPong::spawn(&rt.handle(), ROUNDS, SPINS, threads_seen.clone());

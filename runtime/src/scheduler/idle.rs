@@ -193,8 +193,8 @@ mod tests {
     #[test]
     fn the_only_worker_parks_as_the_last_one_awake() {
         let idle = Idle::new(1);
-        // It never searches, so only `last_awake` makes it look again.
-        assert!(!idle.transition_to_searching());
+        // It never searches (there is nobody to steal from), so only
+        // `last_awake` makes it look again.
         let parked = idle.transition_to_parked(0, false);
         assert!(!parked.last_searcher && parked.last_awake);
         assert_eq!(idle.worker_to_notify(), Some(0));
