@@ -116,16 +116,19 @@ impl<T: AsRawFd> Async<T> {
         self.registration.poll_io(Direction::Read, cx, || op(io))
     }
 
-    /// A read of at most `len` bytes from a stream socket whose short reads
-    /// drain its receive queue (TCP), see `Registration::poll_read_stream`.
+    /// A read of at most `len` bytes from a stream socket; with `drains`,
+    /// its short reads drain the receive queue (TCP), see
+    /// `Registration::poll_read_stream`.
     pub(crate) fn poll_read_stream(
         &self,
         cx: &mut Context<'_>,
         len: usize,
+        drains: bool,
         mut op: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         let io = self.get_ref();
-        self.registration.poll_read_stream(cx, len, || op(io))
+        self.registration
+            .poll_read_stream(cx, len, drains, || op(io))
     }
 
     /// [`write_with`](Async::write_with) as a poll function.

@@ -164,8 +164,10 @@ impl Driver {
     pub(crate) fn new(workers: usize) -> io::Result<Driver> {
         let poller = Poller::new()?;
         let interest = Interest::new()?;
-        // SAFETY: `interest` lives in the driver next to the poller; the
-        // poller's epoll instance drops it when either is closed.
+        // SAFETY: `add` requires the fd to stay open while it is
+        // registered. Nothing below can fail, so both move into the driver,
+        // where `poller` is declared, and therefore dropped, before
+        // `interest`; nothing else closes the interest fd.
         unsafe {
             poller.add_with_mode(
                 std::os::fd::AsRawFd::as_raw_fd(&interest),

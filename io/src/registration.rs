@@ -104,56 +104,53 @@ impl Registration {
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_op(dir, cx, false, op, |_, _| {})
+    }
+
+    /// `poll_io` for a read of at most `len` bytes from a stream socket.
+    /// With `drains` (TCP: a short read means the receive queue was
+    /// drained), readiness is forgotten after a short read
+    /// (`Source::clear_ready_drained`), and a read that finds readiness
+    /// forgotten waits for the next edge without trying: the `WouldBlock`
+    /// system call a request-response server makes after each request is
+    /// saved.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        drains: bool,
+        op: impl FnMut() -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_op(Direction::Read, cx, drains, op, |&n, tick| {
+            if drains && n > 0 && n < len {
+                self.source.clear_ready_drained(tick);
+            }
+        })
+    }
+
+    /// The loop behind both: `skip_unready` waits without trying while
+    /// readiness is forgotten; `done` sees a successful result and the tick
+    /// noted before the operation.
+    fn poll_op<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        skip_unready: bool,
         mut op: impl FnMut() -> io::Result<R>,
+        done: impl FnOnce(&R, u32),
     ) -> Poll<io::Result<R>> {
         if context::poll_coop(cx).is_pending() {
             return Poll::Pending;
         }
         loop {
             let tick = self.source.tick(dir);
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                res => return Poll::Ready(res),
-            }
-            self.clear_ready(dir, tick);
-            if self.driver.is_shutdown() {
-                return Poll::Ready(Err(context::shut_down()));
-            }
-            match self.driver.poll_ready(&self.source, dir, cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-}
-
-impl Registration {
-    /// `poll_io` for a read of at most `len` bytes from a stream socket
-    /// whose short reads mean its receive queue was drained (TCP). After a
-    /// short read, readiness is forgotten (`Source::clear_ready_drained`),
-    /// and a read that finds readiness forgotten waits for the next edge
-    /// without trying: the `WouldBlock` system call a request-response
-    /// server makes after each request is saved.
-    pub(crate) fn poll_read_stream(
-        &self,
-        cx: &mut Context<'_>,
-        len: usize,
-        mut op: impl FnMut() -> io::Result<usize>,
-    ) -> Poll<io::Result<usize>> {
-        if context::poll_coop(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let dir = Direction::Read;
-        loop {
-            let tick = self.source.tick(dir);
-            if self.source.is_ready(dir) {
+            if !skip_unready || self.source.is_ready(dir) {
                 match op() {
-                    Ok(n) => {
-                        if n > 0 && n < len {
-                            self.source.clear_ready_drained(tick);
-                        }
-                        return Poll::Ready(Ok(n));
+                    Ok(r) => {
+                        done(&r, tick);
+                        return Poll::Ready(Ok(r));
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.clear_ready(dir, tick);

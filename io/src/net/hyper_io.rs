@@ -25,19 +25,10 @@ use super::{TcpStream, UnixStream};
 /// Implements hyper's `Read` and `Write` for a stream type whose `inner`
 /// derefs to an `Async` of a standard library socket (`$ty` may be a
 /// reference type: `&TcpStream` shares one socket between a reader and a
-/// writer). `drains`: short reads drain the receive queue (TCP, see
-/// `Registration::poll_read_stream`); `plain`: they may not.
+/// writer). `$drains`: whether a short read means the receive queue was
+/// drained (TCP, see `Registration::poll_read_stream`).
 macro_rules! hyper_io {
-    (@drains $io:expr, $cx:expr, $buf:expr) => {{
-        let len = $buf.len();
-        $io.inner
-            .poll_read_stream($cx, len, |s| read_uninit(s.as_raw_fd(), $buf))
-    }};
-    (@plain $io:expr, $cx:expr, $buf:expr) => {
-        $io.inner
-            .poll_read_with($cx, |s| read_uninit(s.as_raw_fd(), $buf))
-    };
-    ($ty:ty, $read:ident) => {
+    ($ty:ty, $drains:expr) => {
         impl Read for $ty {
             fn poll_read(
                 self: Pin<&mut Self>,
@@ -48,7 +39,10 @@ macro_rules! hyper_io {
                 // reads it and never de-initialises a byte), so every byte
                 // that was initialised before stays initialised.
                 let unfilled = unsafe { buf.as_mut() };
-                let n = ready!(hyper_io!(@$read self, cx, unfilled))?;
+                let len = unfilled.len();
+                let n = ready!(self.inner.poll_read_stream(cx, len, $drains, |s| {
+                    read_uninit(s.as_raw_fd(), unfilled)
+                }))?;
                 // SAFETY: `read(2)` returned `n`, so it wrote the first `n`
                 // bytes of the unfilled part (and `n` is at most its length).
                 unsafe { buf.advance(n) };
@@ -92,7 +86,7 @@ macro_rules! hyper_io {
     };
 }
 
-hyper_io!(TcpStream, drains);
-hyper_io!(&TcpStream, drains);
-hyper_io!(UnixStream, plain);
-hyper_io!(&UnixStream, plain);
+hyper_io!(TcpStream, true);
+hyper_io!(&TcpStream, true);
+hyper_io!(UnixStream, false);
+hyper_io!(&UnixStream, false);

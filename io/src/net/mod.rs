@@ -10,30 +10,9 @@
 /// for a stream type whose `inner` derefs to an `Async` of a standard
 /// library stream socket; `poll_close` shuts down writing.
 macro_rules! stream_io {
-    ($ty:ty, read) => {
-        impl ::futures_io::AsyncRead for $ty {
-            fn poll_read(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-                buf: &mut [u8],
-            ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                self.inner
-                    .poll_read_with(cx, |mut s| ::std::io::Read::read(&mut s, buf))
-            }
-
-            fn poll_read_vectored(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-                bufs: &mut [::std::io::IoSliceMut<'_>],
-            ) -> ::std::task::Poll<::std::io::Result<usize>> {
-                self.inner
-                    .poll_read_with(cx, |mut s| ::std::io::Read::read_vectored(&mut s, bufs))
-            }
-        }
-    };
-    // A stream whose short reads drain its receive queue (TCP): see
-    // `Registration::poll_read_stream`.
-    ($ty:ty, read_drains) => {
+    // `$drains`: whether a short read means the receive queue was drained
+    // (TCP), see `Registration::poll_read_stream`.
+    ($ty:ty, read, $drains:expr) => {
         impl ::futures_io::AsyncRead for $ty {
             fn poll_read(
                 self: ::std::pin::Pin<&mut Self>,
@@ -42,7 +21,7 @@ macro_rules! stream_io {
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let len = buf.len();
                 self.inner
-                    .poll_read_stream(cx, len, |mut s| ::std::io::Read::read(&mut s, buf))
+                    .poll_read_stream(cx, len, $drains, |mut s| ::std::io::Read::read(&mut s, buf))
             }
 
             fn poll_read_vectored(
@@ -51,7 +30,7 @@ macro_rules! stream_io {
                 bufs: &mut [::std::io::IoSliceMut<'_>],
             ) -> ::std::task::Poll<::std::io::Result<usize>> {
                 let len = bufs.iter().map(|b| b.len()).sum();
-                self.inner.poll_read_stream(cx, len, |mut s| {
+                self.inner.poll_read_stream(cx, len, $drains, |mut s| {
                     ::std::io::Read::read_vectored(&mut s, bufs)
                 })
             }

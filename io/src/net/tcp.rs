@@ -232,7 +232,7 @@ impl TcpStream {
     ) -> Poll<io::Result<usize>> {
         let len = buf.len();
         self.inner
-            .poll_read_stream(cx, len, |s| read_uninit(s.as_raw_fd(), buf))
+            .poll_read_stream(cx, len, true, |s| read_uninit(s.as_raw_fd(), buf))
     }
 }
 
@@ -286,11 +286,11 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-stream_io!(TcpStream, read_drains);
+stream_io!(TcpStream, read, true);
 stream_io!(TcpStream, write);
-stream_io!(&TcpStream, read_drains);
+stream_io!(&TcpStream, read, true);
 stream_io!(&TcpStream, write);
-stream_io!(OwnedReadHalf, read_drains);
+stream_io!(OwnedReadHalf, read, true);
 stream_io!(OwnedWriteHalf, write);
 
 /// The reading half of a [`TcpStream`] (see

@@ -236,9 +236,9 @@ impl Drop for UnixWriteHalf {
     }
 }
 
-stream_io!(UnixStream, read);
+stream_io!(UnixStream, read, false);
 stream_io!(UnixStream, write);
-stream_io!(&UnixStream, read);
+stream_io!(&UnixStream, read, false);
 stream_io!(&UnixStream, write);
 
 /// A Unix-domain datagram socket.
