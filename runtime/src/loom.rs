@@ -128,3 +128,33 @@ mod lock {
         }
     }
 }
+
+/// What the loom models share (`--cfg loom` tests only).
+#[cfg(all(test, loom))]
+pub(crate) mod model {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    /// Wakes a loom thread parked in [`block_on`].
+    struct Unparker(::loom::thread::Thread);
+
+    impl std::task::Wake for Unparker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    /// Polls `fut` on this loom thread, parking between polls: a lost
+    /// wake-up leaves the thread parked forever, which loom reports.
+    pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let waker = Waker::from(std::sync::Arc::new(Unparker(::loom::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            ::loom::thread::park();
+        }
+    }
+}

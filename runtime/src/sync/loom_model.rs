@@ -7,35 +7,13 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
-use loom::sync::{Arc, Notify};
+use loom::sync::Arc;
 use loom::thread;
 
 use super::{Mutex, Semaphore};
-
-/// Wakes a loom thread blocked in [`block_on`].
-struct Unpark(Notify);
-
-impl Wake for Unpark {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.notify();
-    }
-}
-
-/// Drives `fut` to completion on this loom thread, blocking between polls.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let unpark = std::sync::Arc::new(Unpark(Notify::new()));
-    let waker = Waker::from(unpark.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        unpark.0.wait();
-    }
-}
+use crate::loom::model::block_on;
 
 /// Polls `fut` once with a waker that does nothing.
 fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {

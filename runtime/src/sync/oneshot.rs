@@ -485,30 +485,8 @@ mod loom_tests {
     //! halves on two threads.
 
     use super::*;
+    use crate::loom::model::block_on;
     use loom::thread;
-
-    /// Wakes a loom thread parked in [`block_on`].
-    struct Unparker(thread::Thread);
-
-    impl std::task::Wake for Unparker {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
-    /// Polls `fut` on this loom thread, parking between polls: a lost
-    /// wake-up leaves the thread parked forever, which loom reports.
-    fn block_on<F: Future>(fut: F) -> F::Output {
-        let mut fut = std::pin::pin!(fut);
-        let waker = Waker::from(std::sync::Arc::new(Unparker(thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-                return v;
-            }
-            thread::park();
-        }
-    }
 
     #[test]
     fn value_sent_on_another_thread_is_received() {

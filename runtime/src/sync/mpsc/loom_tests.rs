@@ -1,35 +1,11 @@
 //! Model checks of the channel protocols under loom (blocks of 2 slots, so
 //! three messages cross a block boundary and recycle a block).
 
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
-
 use loom::thread;
 
+use crate::loom::model::block_on;
+
 use super::{channel, unbounded};
-
-/// Wakes a loom thread parked in [`block_on`].
-struct Unparker(thread::Thread);
-
-impl std::task::Wake for Unparker {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-/// Polls `fut` on this loom thread, parking between polls: a lost wake-up
-/// leaves the thread parked forever, which loom reports.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let waker = Waker::from(std::sync::Arc::new(Unparker(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        thread::park();
-    }
-}
 
 /// A model builder with a preemption bound that keeps runs short.
 fn model(f: impl Fn() + Sync + Send + 'static) {
