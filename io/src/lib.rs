@@ -84,6 +84,7 @@ mod epoll;
 pub mod net;
 mod reactor;
 mod registration;
+pub mod signal;
 mod source;
 mod timer;
 

@@ -34,6 +34,7 @@
 //! | `run_in_executor(None, f)` | [`spawn_blocking`] |
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
 //! | `Lock`, `Event`, `Condition`, `Semaphore`, `Queue` | [`sync`] |
+//! | `loop.add_signal_handler(SIGINT, cb)`, `KeyboardInterrupt` | [`signal::signal`], [`signal::ctrl_c`] |
 //!
 //! # Implementation
 //!
@@ -82,6 +83,7 @@ pub mod net;
 mod park;
 mod runtime;
 mod scheduler;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
