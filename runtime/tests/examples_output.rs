@@ -832,15 +832,15 @@ impl Drop for Running {
 }
 
 /// Starts server example `name` on a free port and waits until it prints
-/// the line `listening(addr)`; returns it and its address. `arg(addr,
-/// port)` is the command-line argument that tells it where to listen.
+/// the line `listening(addr)`; returns it and its address. `args(addr,
+/// port)` are the command-line arguments that tell it where to listen.
 ///
 /// The port is one the OS picked for a listener we then closed, so another
 /// process may take it before the server binds it: then the server exits
 /// with an error, and we try again with another port.
 fn start_server(
     name: &str,
-    arg: impl Fn(&str, u16) -> String,
+    args: impl Fn(&str, u16) -> Vec<String>,
     listening: impl Fn(&str) -> String,
 ) -> (Running, String) {
     const ATTEMPTS: usize = 3;
@@ -852,7 +852,9 @@ fn start_server(
             .port();
         let addr = format!("127.0.0.1:{port}");
         let want = listening(&addr);
-        let mut server = Running::start(name, &[&arg(&addr, port)]);
+        let args = args(&addr, port);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = Running::start(name, &args);
         match server.wait_for_line_or_exit("saying it listens", EXAMPLE_TIMEOUT, |l| l == want) {
             Ok(_) => return (server, addr),
             Err(exited) => failures.push(format!("on {addr}: {exited}")),
@@ -868,7 +870,7 @@ fn start_server(
 fn start_echo_server() -> (Running, String) {
     start_server(
         "echo_server",
-        |addr, _port| addr.to_owned(),
+        |addr, _port| vec![addr.to_owned()],
         |addr| format!("echo server listening on {addr}"),
     )
 }
@@ -922,16 +924,49 @@ fn echo_client_gets_every_line_back_from_echo_server() {
     drop(server);
 }
 
+/// Starts the `http_server` example on a free port, with a grace period
+/// of `grace_secs` for its shutdown.
+#[cfg(feature = "hyper")]
+fn start_http_server(grace_secs: u32) -> (Running, String) {
+    start_server(
+        "http_server",
+        |_addr, port| vec![port.to_string(), grace_secs.to_string()],
+        |addr| format!("listening on http://{addr}"),
+    )
+}
+
+/// Reads one whole `Hello, world` response from a keep-alive connection.
+#[cfg(feature = "hyper")]
+fn read_hello_response(stream: &mut std::net::TcpStream) {
+    let mut response = Vec::new();
+    let mut buf = [0; 1024];
+    while !response.ends_with(b"\r\n\r\nHello, world") {
+        let n = stream.read(&mut buf).expect("reading the response");
+        assert!(n > 0, "EOF after {:?}", String::from_utf8_lossy(&response));
+        response.extend_from_slice(&buf[..n]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+/// Whether the peer has closed `stream` (EOF or reset); panics if it sends
+/// anything or stays open past the read timeout.
+#[cfg(feature = "hyper")]
+fn assert_closed_by_server(stream: &mut std::net::TcpStream, what: &str) {
+    let mut buf = [0; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("{what}: got {:?} instead of EOF", &buf[..n]),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("{what}: {e} instead of EOF"),
+    }
+}
+
 #[cfg(feature = "hyper")]
 #[test]
 fn http_server_answers_hello_world() {
     use std::io::Write as _;
 
-    let (server, addr) = start_server(
-        "http_server",
-        |_addr, port| port.to_string(),
-        |addr| format!("listening on http://{addr}"),
-    );
+    let (server, addr) = start_http_server(5);
     let mut stream = std::net::TcpStream::connect(&addr).expect("connecting to http_server");
     stream
         .set_read_timeout(Some(EXAMPLE_TIMEOUT))
@@ -991,4 +1026,78 @@ fn cancel_on_ctrl_c_without_ctrl_c_lets_every_task_finish() {
         "{}",
         out.stdout
     );
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn http_server_on_sigterm_closes_idle_connections_and_exits_cleanly() {
+    use std::io::Write as _;
+
+    let (mut server, addr) = start_http_server(30);
+    let mut keep_alive = std::net::TcpStream::connect(&addr).expect("connecting");
+    keep_alive
+        .set_read_timeout(Some(EXAMPLE_TIMEOUT))
+        .expect("setting a read timeout");
+    keep_alive
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("sending the request");
+    read_hello_response(&mut keep_alive);
+
+    let pid = libc::pid_t::try_from(server.child.id()).unwrap();
+    // SAFETY: `kill(2)` only sends a signal to our unreaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    server.wait_for_line("about shutting down", EXAMPLE_TIMEOUT, |l| {
+        l == "shutting down: 1 open connection(s), 30s to finish"
+    });
+    // The idle keep-alive connection is closed at once, not after 30 s.
+    assert_closed_by_server(&mut keep_alive, "the idle keep-alive connection");
+    let (status, lines) = server.finish(EXAMPLE_TIMEOUT);
+    assert!(status.success(), "{status}; printed:\n{}", lines.join("\n"));
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("every connection finished")
+    );
+}
+
+#[cfg(feature = "hyper")]
+#[test]
+fn http_server_on_ctrl_c_stops_accepting_and_cancels_what_outlives_the_grace_period() {
+    use std::io::Write as _;
+
+    let (mut server, addr) = start_http_server(1);
+    // A client stuck halfway through its request: it never finishes.
+    let mut stuck = std::net::TcpStream::connect(&addr).expect("connecting");
+    stuck
+        .set_read_timeout(Some(EXAMPLE_TIMEOUT))
+        .expect("setting a read timeout");
+    stuck
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+        .expect("sending half a request");
+    // A served client after it: once it has its answer, the stuck one
+    // (accepted first) is open in the server too.
+    let mut served = std::net::TcpStream::connect(&addr).expect("connecting");
+    served
+        .set_read_timeout(Some(EXAMPLE_TIMEOUT))
+        .expect("setting a read timeout");
+    served
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("sending the request");
+    read_hello_response(&mut served);
+
+    server.interrupt();
+    server.wait_for_line("about shutting down", EXAMPLE_TIMEOUT, |l| {
+        l == "shutting down: 2 open connection(s), 1s to finish"
+    });
+    // 1. It no longer accepts.
+    let refused = std::net::TcpStream::connect(&addr).expect_err("the listener is closed");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    // 2. The served client's idle connection closes at once.
+    assert_closed_by_server(&mut served, "the idle keep-alive connection");
+    // 3. The stuck one is cancelled when the grace period is over.
+    server.wait_for_line("about the grace period", EXAMPLE_TIMEOUT, |l| {
+        l == "grace period over: cancelled the connections still open"
+    });
+    assert_closed_by_server(&mut stuck, "the stuck connection");
+    let (status, lines) = server.finish(EXAMPLE_TIMEOUT);
+    assert!(status.success(), "{status}; printed:\n{}", lines.join("\n"));
 }
