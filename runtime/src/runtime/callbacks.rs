@@ -69,8 +69,9 @@ impl Callbacks {
     /// Appends a ready callback, starting a runner task if none is active.
     pub(crate) fn push(shared: &Arc<Shared>, f: Callback) {
         if shared.is_shutdown() {
-            // Nothing runs after shutdown; drop it now.
-            drop(f);
+            // Nothing runs after shutdown; drop it now (this may be the
+            // reactor thread, firing a timer).
+            drop_quietly(f);
             return;
         }
         let start = {
@@ -87,7 +88,7 @@ impl Callbacks {
     /// Drops queued callbacks (shutdown).
     pub(crate) fn clear(&self) {
         let ready = std::mem::take(&mut self.queue.lock().ready);
-        drop(ready);
+        ready.into_iter().for_each(drop_quietly);
     }
 
     /// Requests `run_forever` to return (now, or the next time it runs).
@@ -101,6 +102,16 @@ impl Callbacks {
             w.wake();
         }
     }
+}
+
+/// Drops a callback that will not run, keeping a panic in its destructor
+/// (which the panic hook reports) from unwinding into the runtime: at
+/// shutdown, a second such panic while the first unwinds through a queue
+/// being dropped would abort the process; the first alone would end
+/// `Runtime::drop` before the reactor and the blocking pool are stopped,
+/// or kill the reactor thread.
+fn drop_quietly(f: Callback) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(f)));
 }
 
 /// The runner task: runs ready callbacks in order until the queue is empty.
@@ -153,6 +164,16 @@ struct CallbackTimer {
     callback: Mutex<Option<Callback>>,
     /// The runtime whose loop runs it.
     shared: Arc<Shared>,
+}
+
+impl Drop for CallbackTimer {
+    fn drop(&mut self) {
+        // The last reference may go with a timer wheel dropped on the
+        // reactor's or a worker's thread at shutdown.
+        if let Some(f) = self.callback.get_mut().take() {
+            drop_quietly(f);
+        }
+    }
 }
 
 impl Wake for CallbackTimer {
