@@ -1103,6 +1103,8 @@ fn http_server_on_ctrl_c_stops_accepting_and_cancels_what_outlives_the_grace_per
     let (status, lines) = server.finish(EXAMPLE_TIMEOUT);
     assert!(status.success(), "{status}; printed:\n{}", lines.join("\n"));
 }
+
+#[test]
 fn tls_echo_echoes_for_the_trusted_client_and_refuses_the_other() {
     let out = run_example("tls_echo");
     let lines: Vec<&str> = out.stdout.lines().collect();
