@@ -34,6 +34,7 @@
 //! | `run_in_executor(None, f)` | [`spawn_blocking`] |
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
 //! | `Lock`, `Event`, `Condition`, `Semaphore`, `Queue` | [`sync`] |
+//! | `asyncio.create_subprocess_exec(prog, *args, stdout=PIPE)` | [`process::Command`]`::new(prog).args(args).stdout(Stdio::piped()).spawn()` |
 //!
 //! # Implementation
 //!
@@ -80,6 +81,7 @@ pub mod io;
 mod loom;
 pub mod net;
 mod park;
+pub mod process;
 mod runtime;
 mod scheduler;
 pub mod sync;
