@@ -18,7 +18,7 @@
     rust_2018_idioms,
     unreachable_pub
 )]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod report;
 pub mod rt;

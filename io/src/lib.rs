@@ -86,6 +86,7 @@ pub mod net;
 pub mod process;
 mod reactor;
 mod registration;
+pub mod signal;
 mod source;
 mod timer;
 

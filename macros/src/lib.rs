@@ -54,6 +54,7 @@
     rust_2018_idioms,
     unreachable_pub
 )]
+#![forbid(unsafe_code)]
 
 mod args;
 mod entry;

@@ -34,7 +34,94 @@
 //! | `run_in_executor(None, f)` | [`spawn_blocking`] |
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
 //! | `Lock`, `Event`, `Condition`, `Semaphore`, `Queue` | [`sync`] |
+//! | `loop.add_signal_handler(SIGINT, cb)`, `KeyboardInterrupt` | [`signal::signal`], [`signal::ctrl_c`] |
 //! | `asyncio.create_subprocess_exec(prog, *args, stdout=PIPE)` | [`process::Command`]`::new(prog).args(args).stdout(Stdio::piped()).spawn()` |
+//!
+//! # Graceful shutdown
+//!
+//! Dropping a [`Runtime`] (or leaving `#[aiolos::main]`) cancels every task
+//! at its next await. A server that should let its clients finish stops in
+//! four steps instead (`examples/http_server.rs` does them with hyper):
+//!
+//! 1. **Stop accepting**: leave the accept loop when the shutdown signal
+//!    comes ([`signal::ctrl_c`], or a [`signal::signal`] stream of
+//!    `SIGINT`/`SIGTERM` created before the loop so no delivery is missed),
+//!    and drop the listener: new clients are refused at once.
+//! 2. **Ask the open connections to finish**, e.g. through a
+//!    [`sync::Event`] each connection task watches.
+//! 3. **Wait up to a deadline, then cancel the rest**: spawn the
+//!    connections into a [`TaskGroup`] and await
+//!    `time::timeout(grace, group.join())`; if the time runs out, dropping
+//!    the join cancels every connection still running.
+//! 4. **Shut the runtime down**: return from `main`, or call
+//!    [`Runtime::shutdown_timeout`] to also bound the wait for
+//!    `spawn_blocking` jobs, which cannot be cancelled.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use aiolos::net::{TcpListener, TcpStream};
+//! use aiolos::signal::{signal, SignalKind};
+//! use aiolos::sync::Event;
+//! use aiolos::{time, TaskGroup};
+//! use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+//!
+//! let rt = aiolos::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let addr = listener.local_addr().unwrap();
+//!     // Listen for Ctrl-C before accepting anybody.
+//!     let mut ctrl_c = signal(SignalKind::interrupt()).unwrap();
+//!
+//!     // A client that, once greeted, presses Ctrl-C and reads to the end.
+//!     let client = aiolos::spawn(async move {
+//!         let mut stream = TcpStream::connect(addr).await.unwrap();
+//!         let mut hello = [0; 5];
+//!         stream.read_exact(&mut hello).await.unwrap();
+//!         // SAFETY: kill(2) on our own pid only sends a signal.
+//!         unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
+//!         let mut rest = Vec::new();
+//!         stream.read_to_end(&mut rest).await.unwrap();
+//!         rest
+//!     });
+//!
+//!     let connections = TaskGroup::<Infallible>::new();
+//!     let closing = Arc::new(Event::new());
+//!     loop {
+//!         let accepted = future::or(async { Some(listener.accept().await) }, async {
+//!             ctrl_c.recv().await;
+//!             None
+//!         })
+//!         .await;
+//!         let mut stream = match accepted {
+//!             Some(Ok((stream, _peer))) => stream,
+//!             Some(Err(e)) => {
+//!                 eprintln!("accept failed: {e}");
+//!                 continue;
+//!             }
+//!             None => break,
+//!         };
+//!         let closing = closing.clone();
+//!         connections.spawn(async move {
+//!             let _ = stream.write_all(b"hello").await;
+//!             // ... serve until asked to finish, then say goodbye.
+//!             closing.wait().await;
+//!             let _ = stream.write_all(b"bye").await;
+//!             Ok(())
+//!         });
+//!     }
+//!     drop(listener); // 1.
+//!     closing.set(); // 2.
+//!     let grace = Duration::from_secs(5);
+//!     if time::timeout(grace, connections.join()).await.is_err() {
+//!         eprintln!("cancelled the connections still open"); // 3.
+//!     }
+//!     assert_eq!(client.await.unwrap(), b"bye");
+//! });
+//! drop(rt); // 4.
+//! ```
 //!
 //! # Implementation
 //!
@@ -84,6 +171,7 @@ mod park;
 pub mod process;
 mod runtime;
 mod scheduler;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

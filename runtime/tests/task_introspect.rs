@@ -198,3 +198,56 @@ fn task_info_and_state_are_plain_data() {
     assert_traits::<TaskInfo>();
     assert_traits::<TaskState>();
 }
+
+#[test]
+fn cancel_by_id_cancels_exactly_the_listed_tasks_and_refuses_unknown_or_finished_ones() {
+    let _wd = watchdog("cancel_by_id", 120);
+    let rt = runtime(2);
+    rt.block_on(async {
+        let dropped = Counter::new();
+        let victims: Vec<_> = (0..5)
+            .map(|i| {
+                task::Builder::new()
+                    .name(format!("victim-{i}"))
+                    .spawn(pending_guarded(&dropped))
+            })
+            .collect();
+        let done = aiolos::spawn(async { 7 });
+        let done_id = done.id();
+        assert_eq!(done.await.unwrap(), 7);
+        // A finished task is no longer listed, so nothing is cancelled.
+        assert!(!task::cancel(done_id));
+
+        // Cancel what all_tasks() lists, as asyncio's idiom does.
+        let listed = task::all_tasks();
+        for v in &victims {
+            assert!(listed.iter().any(|t| t.id == v.id()));
+        }
+        for info in &listed {
+            assert!(task::cancel(info.id), "{info:?}");
+        }
+        for v in victims {
+            assert!(v.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(dropped.get(), 5);
+        // Cancelled and gone: a second cancel finds nothing.
+        for info in &listed {
+            assert!(!task::cancel(info.id));
+        }
+    });
+}
+
+#[test]
+fn handle_cancel_task_works_from_a_plain_thread() {
+    let _wd = watchdog("handle_cancel_task", 120);
+    let rt = runtime(2);
+    let t = rt.spawn(std::future::pending::<()>());
+    let handle = rt.handle();
+    let id = t.id();
+    let cancelled = std::thread::spawn(move || handle.cancel_task(id))
+        .join()
+        .unwrap();
+    assert!(cancelled);
+    assert!(rt.block_on(t).unwrap_err().is_cancelled());
+    assert!(!rt.handle().cancel_task(id));
+}

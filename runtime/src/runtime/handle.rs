@@ -82,6 +82,15 @@ impl Handle {
         self.shared.owned.snapshot(crate::task::TaskInfo::of)
     }
 
+    /// Cancels this runtime's live task with this id, from any thread (see
+    /// [`task::cancel`](crate::task::cancel)).
+    pub fn cancel_task(&self, id: crate::TaskId) -> bool {
+        self.shared
+            .owned
+            .cancel_ref(id)
+            .is_some_and(|t| t.cancel(false))
+    }
+
     /// Polls `future` on this thread until it completes, with this runtime
     /// entered (so `aiolos::spawn` works inside). See [`Runtime::block_on`].
     ///

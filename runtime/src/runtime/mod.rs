@@ -199,6 +199,10 @@ impl Runtime {
     /// `timeout` for running `spawn_blocking` jobs, which cannot be
     /// interrupted; those still running after that are left to finish on
     /// their own threads, and their results are discarded.
+    ///
+    /// Tasks get no chance to finish: for a server that should let its
+    /// clients finish first, see [the shutdown
+    /// pattern](crate#graceful-shutdown).
     pub fn shutdown_timeout(mut self, timeout: Duration) {
         self.shutdown(Some(timeout));
     }

@@ -289,6 +289,15 @@ unsafe impl Send for CancelRef {}
 unsafe impl Sync for CancelRef {}
 
 impl CancelRef {
+    /// Wraps a reference the caller has taken for it.
+    ///
+    /// # Safety
+    ///
+    /// `raw` is a live task and the caller hands one of its references over.
+    pub(crate) unsafe fn from_counted(raw: NonNull<Header>) -> CancelRef {
+        CancelRef { raw }
+    }
+
     /// Cancels the task (cascading or not); false if it had finished.
     pub(crate) fn cancel(&self, cascade: bool) -> bool {
         cancel_raw(self.raw, cascade)

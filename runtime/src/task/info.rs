@@ -103,6 +103,34 @@ pub fn all_tasks() -> Vec<TaskInfo> {
     }
 }
 
+/// Cancels the live task with this id on the current runtime, as
+/// [`Task::cancel`](crate::Task::cancel) would (asyncio's `task.cancel()` on
+/// an entry of `all_tasks()`): true if a cancellation was requested, false
+/// if no task with this id is alive or it is already finishing.
+///
+/// ```
+/// let rt = aiolos::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let t = aiolos::spawn(std::future::pending::<()>());
+///     for info in aiolos::task::all_tasks() {
+///         assert!(aiolos::task::cancel(info.id));
+///     }
+///     assert!(t.await.unwrap_err().is_cancelled());
+/// });
+/// ```
+///
+/// # Panics
+///
+/// Outside a runtime: use [`Handle::cancel_task`](crate::Handle::cancel_task)
+/// there.
+#[track_caller]
+pub fn cancel(id: TaskId) -> bool {
+    match crate::context::with_current(|shared| shared.owned.cancel_ref(id)) {
+        Some(task) => task.is_some_and(|t| t.cancel(false)),
+        None => panic!("{}", crate::context::no_runtime("aiolos::task::cancel")),
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;

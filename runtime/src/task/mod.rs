@@ -30,7 +30,7 @@ pub use error::{PanicPayload, TaskError};
 pub(crate) use handle::CancelRef;
 pub use handle::Task;
 pub use id::TaskId;
-pub use info::{all_tasks, current, TaskInfo, TaskState};
+pub use info::{all_tasks, cancel, current, TaskInfo, TaskState};
 pub use raw::HEADER_SIZE;
 
 use crate::runtime::Handle;

@@ -155,6 +155,24 @@ impl OwnedTasks {
         all
     }
 
+    /// A cancel-only reference to the live task with this id, if any (for
+    /// [`task::cancel`](crate::task::cancel)).
+    pub(crate) fn cancel_ref(&self, id: super::TaskId) -> Option<super::CancelRef> {
+        let shard = self.shards[id.as_u64() as usize & self.mask].lock();
+        shard.slots.iter().find_map(|slot| {
+            let ptr = slot.task?;
+            // SAFETY: a linked task is alive: the list holds a reference,
+            // released only after unlinking under this lock.
+            let header = unsafe { ptr.as_ref() };
+            if header.id != id {
+                return None;
+            }
+            header.state.ref_inc();
+            // SAFETY: we just took the reference the `CancelRef` owns.
+            Some(unsafe { super::CancelRef::from_counted(ptr) })
+        })
+    }
+
     /// Refuses new tasks from now on and returns every linked task, each with
     /// one extra reference for the caller. The tasks stay linked: each leaves
     /// the list when it completes.
