@@ -38,9 +38,19 @@
 //! });
 //! ```
 //!
-//! How exits are noticed (a pidfd on the reactor, SIGCHLD on kernels
-//! without one) and what becomes of a dropped [`Child`] is described in
-//! `aiolos_io::process`'s docs; in short, no thread blocks in `waitpid`
-//! and no child is left a zombie for good (see [`Child`]).
+//! # Reaping
+//!
+//! No thread ever blocks in `waitpid`. Each child gets a pidfd (Linux 5.3
+//! and later) registered with the reactor, readable once the child has
+//! exited; where `pidfd_open` is missing or forbidden, exits are noticed
+//! through SIGCHLD ([`signal`](crate::signal)) instead. Only a child's own
+//! [`Child`] calls `waitpid`, for that pid alone, so statuses of children
+//! spawned by other code are never taken.
+//!
+//! A [`Child`] dropped before its child exited does not kill it (unless
+//! [`Command::kill_on_drop`] was set), and does not leave a zombie for
+//! good: the child goes to a process-wide orphan list and is reaped when
+//! it exits, as long as the runtime that spawned it runs, and otherwise
+//! on the next spawn. (`aiolos_io::process` documents the protocol.)
 
 pub use aiolos_io::process::*;

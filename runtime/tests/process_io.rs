@@ -32,7 +32,7 @@ fn cat_passes_8_mib_through_while_stdin_is_written_concurrently() {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        assert_eq!(child.stderr.is_none(), true, "stderr was not piped");
+        assert!(child.stderr.is_none(), "stderr was not piped");
         let mut stdin = child.stdin.take().unwrap();
         let mut stdout = child.stdout.take().unwrap();
         // Far more than the two pipes hold: writing everything before

@@ -296,8 +296,109 @@ fn orphan_child_pidfd() {
 
 #[test]
 fn a_dropped_running_child_is_reaped_after_it_exits_sigchld() {
+    // In a process of its own: the list's SIGCHLD listener must do it.
+    run_child_test("orphan_child_sigchld");
+}
+
+#[test]
+#[ignore = "runs in its own process, see a_dropped_running_child_is_reaped_after_it_exits_sigchld"]
+fn orphan_child_sigchld() {
+    if !is_child_for("orphan_child_sigchld") {
+        return;
+    }
     let _wd = watchdog("process_orphan_sigchld", 120);
+    a_dropped_running_child_is_reaped_after_it_exits(Mode::Sigchld, false);
+}
+
+#[test]
+fn a_dropped_running_child_is_reaped_after_it_exits_while_others_spawn() {
+    let _wd = watchdog("process_orphan_respawn", 120);
     a_dropped_running_child_is_reaped_after_it_exits(Mode::Sigchld, true);
+    a_dropped_running_child_is_reaped_after_it_exits(Mode::Pidfd, true);
+}
+
+#[test]
+fn an_orphan_of_a_runtime_that_shut_down_is_reaped_by_the_next_spawn() {
+    // In a process of its own, so that nothing but that spawn reaps it.
+    run_child_test("orphan_of_dead_runtime_child");
+}
+
+#[test]
+#[ignore = "runs in its own process, see an_orphan_of_a_runtime_that_shut_down_is_reaped_by_the_next_spawn"]
+fn orphan_of_dead_runtime_child() {
+    if !is_child_for("orphan_of_dead_runtime_child") {
+        return;
+    }
+    let _wd = watchdog("process_orphan_dead_runtime", 120);
+    let rt = runtime(2);
+    let (pid, stdin) = rt.block_on(async {
+        let mut child = spawn(
+            Mode::Pidfd,
+            Command::new("cat")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null()),
+        );
+        let stdin = child.stdin.take().unwrap();
+        (child.id().unwrap(), stdin)
+    });
+    // The orphan's pidfd watch is armed on `rt`'s reactor, which stops.
+    drop(rt);
+    drop(stdin);
+    eventually("the orphan to exit (and stay a zombie)", || {
+        is_our_zombie(pid)
+    });
+    let rt = runtime(2);
+    rt.block_on(async {
+        let mut child = Command::new("true").spawn().unwrap();
+        // The spawn scanned the orphan list before it forked.
+        assert!(!is_our_child(pid), "the zombie {pid} is still there");
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+#[test]
+fn an_orphan_dropped_by_a_task_out_of_budget_is_still_reaped_sigchld() {
+    // In a process of its own: the list's SIGCHLD listener must do it,
+    // though its first poll runs out of budget.
+    run_child_test("orphan_out_of_budget_child");
+}
+
+#[test]
+#[ignore = "runs in its own process, see an_orphan_dropped_by_a_task_out_of_budget_is_still_reaped_sigchld"]
+fn orphan_out_of_budget_child() {
+    if !is_child_for("orphan_out_of_budget_child") {
+        return;
+    }
+    let _wd = watchdog("process_orphan_budget", 120);
+    let rt = runtime(2);
+    let (pid, stdin) = rt.block_on(async {
+        aiolos::spawn(async {
+            let mut child = spawn(
+                Mode::Sigchld,
+                command(Mode::Sigchld, "cat")
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null()),
+            );
+            let stdin = child.stdin.take().unwrap();
+            let pid = child.id().unwrap();
+            // Spend this turn's whole budget without yielding.
+            loop {
+                let mut spend = Box::pin(aiolos::task::consume_budget());
+                if poll_once(&mut spend).await.is_pending() {
+                    break;
+                }
+            }
+            // The orphan list's first poll of its listener happens now.
+            drop(child);
+            (pid, stdin)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(is_our_child(pid) && !is_our_zombie(pid));
+    drop(stdin);
+    eventually("the orphan to be reaped", || !is_our_child(pid));
+    drop(rt);
 }
 
 fn five_hundred_concurrent_children_report_their_codes_and_leave_no_zombie(mode: Mode) {

@@ -15,9 +15,9 @@ use super::reaper::Reaper;
 /// `Process`.
 ///
 /// Dropping it does not kill the child (unless
-/// [`kill_on_drop`](super::Command::kill_on_drop) was set) and never
-/// leaves a zombie: an unreaped child goes to the orphan list (see the
-/// [module docs](super#orphans)).
+/// [`kill_on_drop`](super::Command::kill_on_drop) was set) and leaves no
+/// zombie for good: an unreaped child goes to the process's orphan list
+/// and is reaped when it exits ("Orphans" in the module docs).
 #[derive(Debug)]
 pub struct Child {
     /// Our end of the child's stdin, when it was [`Stdio::piped`]

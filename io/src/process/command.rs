@@ -130,8 +130,8 @@ impl Command {
     }
 
     /// Whether dropping a [`Child`] that has not been reaped sends it
-    /// SIGKILL (default `false`: it keeps running, and is reaped when it
-    /// exits, see the [module docs](super#orphans)).
+    /// SIGKILL (default `false`: it keeps running). Either way the child
+    /// is reaped once it exits ("Orphans" in the module docs).
     pub fn kill_on_drop(&mut self, kill_on_drop: bool) -> &mut Command {
         self.kill_on_drop = kill_on_drop;
         self
@@ -236,15 +236,11 @@ impl Command {
         })?;
         // From here on the reaper owns the pid: whatever fails below, the
         // child is killed (we cannot hand it out) and reaped, not leaked.
-        let mut reaper = Reaper::new(
-            child.id() as libc::pid_t,
-            driver,
-            self.kill_on_drop,
-            self.force_sigchld,
-        );
+        let mut reaper = Reaper::new(child.id() as libc::pid_t, self.kill_on_drop);
         let (stdin, stdout, stderr) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let pipes = (|| {
+            reaper.watch(driver, self.force_sigchld)?;
             Ok::<_, io::Error>((
                 stdin.map(ChildStdin::from_std).transpose()?,
                 stdout.map(ChildStdout::from_std).transpose()?,

@@ -55,21 +55,24 @@
 //! A [`Child`] dropped before its child was reaped leaves no zombie
 //! behind for good. Its drop sends SIGKILL first when
 //! [`Command::kill_on_drop`] was set, tries one `waitpid(WNOHANG)`, and
-//! hands a child that still runs to a process-wide orphan list (see
-//! `orphan.rs`). An orphan is reaped:
-//! - with a pidfd: as soon as the runtime that spawned it takes its exit
-//!   event (the pidfd stays registered, armed with a waker that scans the
-//!   list), so an orphan stays a zombie no longer than a waited child
-//!   would, while that runtime runs;
-//! - in any case: on the next [`Command::spawn`] (any runtime), and
+//! hands a child that still runs to a process-wide orphan list (the
+//! protocol is in `orphan.rs`). An orphan is reaped:
+//! - with a pidfd: when the runtime that spawned it takes its exit event
+//!   (the pidfd stays registered, armed with a waker that scans the list);
+//! - without one (SIGCHLD fallback): on the next SIGCHLD, through the
+//!   list's own listener, which the first fallback spawn creates in its
+//!   runtime;
+//! - in any case: on the next [`Command::spawn`] (in any runtime), and
 //!   whenever a `Child` learns that its own child exited or (fallback) a
 //!   waiting `Child` receives a SIGCHLD.
 //!
-//! So once its runtime has shut down, or without a pidfd, an orphan that
-//! exits may stay a zombie until the process spawns or reaps another
-//! child. A child still running when the process exits is not waited
-//! for (nor killed, unless `kill_on_drop` dropped it earlier), as with the
-//! standard library.
+//! So while the runtime that spawned it (or, in the fallback, created the
+//! list's listener) runs, an orphan is a zombie no longer than a waited
+//! child would be. Once that runtime has shut down, an orphan that exits
+//! stays a zombie until the process spawns another child (or another
+//! child's exit is noticed). A child still running when the process
+//! exits is not waited for (nor killed, unless `kill_on_drop` dropped it
+//! earlier), as with the standard library.
 
 mod child;
 mod command;

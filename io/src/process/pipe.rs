@@ -20,7 +20,7 @@ fn wrap(fd: impl Into<OwnedFd>) -> io::Result<Async<File>> {
 
 /// Gives the fd back in blocking mode, so it can be handed to another
 /// process (`Stdio::from(fd)`) whose reads must not fail with `EAGAIN`.
-fn unwrap(inner: Async<File>) -> io::Result<OwnedFd> {
+fn into_blocking_fd(inner: Async<File>) -> io::Result<OwnedFd> {
     let fd = OwnedFd::from(inner.into_inner()?);
     // SAFETY: `fcntl` with F_GETFL/F_SETFL on an fd we own.
     unsafe {
@@ -81,7 +81,7 @@ impl ChildStdin {
     ///
     /// When it was closed already, or its flags cannot be changed.
     pub fn into_owned_fd(mut self) -> io::Result<OwnedFd> {
-        unwrap(self.inner.take().ok_or_else(closed)?)
+        into_blocking_fd(self.inner.take().ok_or_else(closed)?)
     }
 
     /// The open pipe end, or the error of using a closed one.
@@ -155,7 +155,7 @@ macro_rules! read_end {
             ///
             /// When its flags cannot be changed.
             pub fn into_owned_fd(self) -> io::Result<OwnedFd> {
-                unwrap(self.inner)
+                into_blocking_fd(self.inner)
             }
         }
 

@@ -33,41 +33,47 @@ pub(crate) struct Reaper {
     pid: libc::pid_t,
     /// The exit status, once reaped.
     status: Option<ExitStatus>,
-    /// How its exit is noticed; dropped when it is reaped.
+    /// How its exit is noticed; dropped when it is reaped (`None` also
+    /// before `watch`).
     watch: Option<Watch>,
     /// Send SIGKILL when dropped before the child was reaped.
     kill_on_drop: bool,
 }
 
 impl Reaper {
-    /// Takes charge of the child `pid`, just spawned: opens and registers
-    /// its pidfd, or prepares the SIGCHLD fallback when that fails (or
-    /// when `force_sigchld`).
-    pub(crate) fn new(
-        pid: libc::pid_t,
-        driver: Arc<Driver>,
-        kill_on_drop: bool,
-        force_sigchld: bool,
-    ) -> Reaper {
+    /// Takes charge of the child `pid`, just spawned. Until
+    /// [`watch`](Reaper::watch) succeeds nothing notices its exit, but
+    /// dropping the reaper still hands it to the orphan list.
+    pub(crate) fn new(pid: libc::pid_t, kill_on_drop: bool) -> Reaper {
+        Reaper {
+            pid,
+            status: None,
+            watch: None,
+            kill_on_drop,
+        }
+    }
+
+    /// Opens and registers the child's pidfd with `driver`, or, when that
+    /// fails (or `force_sigchld`), starts listening to SIGCHLD.
+    ///
+    /// # Errors
+    ///
+    /// When the SIGCHLD listener cannot be set up either.
+    pub(crate) fn watch(&mut self, driver: Arc<Driver>, force_sigchld: bool) -> io::Result<()> {
         let pidfd = if force_sigchld {
             None
         } else {
             // `ENOSYS` (kernel before 5.3), `EPERM` (seccomp), or the
             // registration failing: all leave SIGCHLD.
-            pidfd::open(pid)
+            pidfd::open(self.pid)
                 .and_then(|fd| ExitWatch::new(fd, driver))
                 .ok()
         };
-        let watch = match pidfd {
+        self.watch = Some(match pidfd {
             Some(w) => Watch::Pidfd(w),
-            None => Watch::Sigchld(SigchldWatch::new()),
-        };
-        Reaper {
-            pid,
-            status: None,
-            watch: Some(watch),
-            kill_on_drop,
-        }
+            None => Watch::Sigchld(SigchldWatch::new()?),
+        });
+        Ok(())
     }
 
     /// The pid, until the child is reaped.
@@ -121,7 +127,11 @@ impl Reaper {
             }),
             Some(Watch::Pidfd(w)) => w.poll_reap(cx, reap),
             Some(Watch::Sigchld(w)) => w.poll_reap(cx, reap),
-            None => unreachable!("a reaper without a watch has its status"),
+            // Only a spawn that failed leaves no watch, and it hands out
+            // no `Child`.
+            None => Poll::Ready(Err(io::Error::other(
+                "this child process has no exit watch",
+            ))),
         };
         match polled {
             Poll::Ready(Ok(status)) => Poll::Ready(Ok(self.finish(status))),
@@ -217,7 +227,7 @@ pub(crate) fn waitpid_nohang(pid: libc::pid_t) -> io::Result<Option<ExitStatus>>
 }
 
 /// The error of waiting on a child whose runtime has shut down.
-fn shut_down() -> io::Error {
+pub(crate) fn shut_down() -> io::Error {
     io::Error::other(
         "the aiolos runtime that spawned this child process has shut down, so nothing \
          watches for its exit; use try_wait()",
