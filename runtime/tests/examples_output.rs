@@ -268,6 +268,7 @@ const TESTED: &[&str] = &[
     "sleep_many",
     "gather_and_wait",
     "cancel",
+    "cancel_on_ctrl_c",
     "chain",
     "callbacks",
     "run_in_executor",
@@ -278,6 +279,7 @@ const TESTED: &[&str] = &[
     "echo_server",
     "echo_client",
     "http_server",
+    "tls_echo",
 ];
 
 #[test]
@@ -1100,4 +1102,31 @@ fn http_server_on_ctrl_c_stops_accepting_and_cancels_what_outlives_the_grace_per
     assert_closed_by_server(&mut stuck, "the stuck connection");
     let (status, lines) = server.finish(EXAMPLE_TIMEOUT);
     assert!(status.success(), "{status}; printed:\n{}", lines.join("\n"));
+}
+fn tls_echo_echoes_for_the_trusted_client_and_refuses_the_other() {
+    let out = run_example("tls_echo");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let want: &[&str] = &[
+        "server: generated a self-signed certificate for \"localhost\"",
+        "server: listening on 127.0.0.1 (a port the OS picked)",
+        "client 1: trusts only the server's certificate",
+        // The version and suite the ring provider prefers; only TLS 1.3 is
+        // pinned here.
+        "client 1: handshake done: TLSv1_3, *",
+        "client 1: echoed: hello over TLS",
+        "client 1: echoed: aiolos speaks rustls",
+        "client 1: echoed: 协程 and certificates",
+        "client 1: closed; the server closed too",
+        // 15 + 21 + 24 bytes: the three lines and their newlines.
+        "server: connection 1: echoed 60 bytes, closed after the client's close_notify",
+        "client 2: trusts only an unrelated CA",
+        "client 2: refused (InvalidData): invalid peer certificate: UnknownIssuer",
+        "server: connection 2: handshake failed: received fatal alert: UnknownCA",
+    ];
+    let ok = lines.len() == want.len() && lines.iter().zip(want).all(|(l, p)| line_matches(p, l));
+    assert!(
+        ok,
+        "got\n{lines:#?}\nwant\n{want:#?}\n--- stderr\n{}",
+        out.stderr
+    );
 }
