@@ -24,7 +24,7 @@ async fn read_stdout(child: &mut Child) -> Vec<u8> {
 #[test]
 fn cat_passes_8_mib_through_while_stdin_is_written_concurrently() {
     const LEN: u64 = 8 << 20;
-    let _wd = watchdog("process_cat_8mib", 120);
+    let _wd = watchdog("process_cat_8mib", 300);
     let rt = runtime(2);
     rt.block_on(async {
         let mut child = Command::new("cat")
@@ -174,7 +174,7 @@ fn args_env_and_current_dir_reach_the_child() {
 fn output_collects_megabytes_of_stdout_and_stderr_without_deadlock() {
     const OUT: usize = 4 << 20;
     const ERR: usize = 3 << 20;
-    let _wd = watchdog("process_output_large", 120);
+    let _wd = watchdog("process_output_large", 300);
     let rt = runtime(2);
     rt.block_on(async {
         // Both streams at once, each far beyond a pipe's 64 KiB: reading

@@ -438,13 +438,13 @@ fn five_hundred_concurrent_children_report_their_codes_and_leave_no_zombie(mode:
 
 #[test]
 fn five_hundred_concurrent_children_report_their_codes_and_leave_no_zombie_pidfd() {
-    let _wd = watchdog("process_500_pidfd", 240);
+    let _wd = watchdog("process_500_pidfd", 300);
     five_hundred_concurrent_children_report_their_codes_and_leave_no_zombie(Mode::Pidfd);
 }
 
 #[test]
 fn five_hundred_concurrent_children_report_their_codes_and_leave_no_zombie_sigchld() {
-    let _wd = watchdog("process_500_sigchld", 240);
+    let _wd = watchdog("process_500_sigchld", 300);
     five_hundred_concurrent_children_report_their_codes_and_leave_no_zombie(Mode::Sigchld);
 }
 

@@ -159,8 +159,9 @@ impl Command {
         &mut self.std
     }
 
-    /// Starts the child (on this thread: a `fork`/`exec` takes well under
-    /// a millisecond). Streams not set default to [`Stdio::inherit`].
+    /// Starts the child, on this thread (the standard library's `spawn`
+    /// returns once the program has been exec'd, or failed to be). Streams
+    /// not set default to [`Stdio::inherit`].
     ///
     /// # Errors
     ///

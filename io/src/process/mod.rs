@@ -9,8 +9,8 @@
 //! # Spawning
 //!
 //! [`Command::spawn`] calls the standard library's `spawn` on the calling
-//! thread (a `fork`/`exec`, well under a millisecond; a worker may do
-//! that), takes the pipe ends it created (close-on-exec) and wraps each in
+//! thread (a `fork`/`exec` that returns once the program runs; short
+//! enough for a worker), takes the pipe ends it created (close-on-exec) and wraps each in
 //! an [`Async`](crate::Async) of a `File`, non-blocking. Then the pid goes
 //! to a reaper.
 //!
