@@ -3,7 +3,8 @@
 //! sources and `net` types whose readiness it (or a busy worker) delivers.
 //!
 //! This crate is an implementation detail of `aiolos`; its users see
-//! `aiolos::time` (and, later, `aiolos::net`).
+//! `aiolos::time`, `aiolos::net` and `aiolos::process` (child processes,
+//! reaped through pidfds on the reactor, see [`process`]).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -82,6 +83,7 @@ pub mod context;
 mod driver;
 mod epoll;
 pub mod net;
+pub mod process;
 mod reactor;
 mod registration;
 pub mod signal;

@@ -35,6 +35,7 @@
 //! | `call_soon_threadsafe`, `run_coroutine_threadsafe` | [`Handle::spawn`] from any thread |
 //! | `Lock`, `Event`, `Condition`, `Semaphore`, `Queue` | [`sync`] |
 //! | `loop.add_signal_handler(SIGINT, cb)`, `KeyboardInterrupt` | [`signal::signal`], [`signal::ctrl_c`] |
+//! | `asyncio.create_subprocess_exec(prog, *args, stdout=PIPE)` | [`process::Command`]`::new(prog).args(args).stdout(Stdio::piped()).spawn()` |
 //!
 //! # Graceful shutdown
 //!
@@ -167,6 +168,7 @@ pub mod io;
 mod loom;
 pub mod net;
 mod park;
+pub mod process;
 mod runtime;
 mod scheduler;
 pub mod signal;
