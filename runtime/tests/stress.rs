@@ -971,6 +971,8 @@ struct PoolAtLimit {
     jobs_per_submitter: usize,
     /// Jobs of each submitter that wait at a barrier of `limit`.
     barrier_jobs_per_submitter: usize,
+    /// Jobs for a one-thread pool whose thread leaves after each job.
+    churn_jobs: usize,
 }
 
 /// Job accounting shared by the pool test's jobs.
@@ -1041,7 +1043,7 @@ fn pool_job(
 /// return when `limit` of them run at once. At most `limit` jobs ever run
 /// together, `limit` do at every barrier release, the pool never has more
 /// than `limit` threads, every job's result reaches its submitter, and no
-/// pool thread is left after the runtime is dropped.
+/// pool thread is left after the runtime is dropped. Last, [`keep_alive_churn`].
 fn blocking_pool_at_its_limit(p: PoolAtLimit) {
     const PREFIX: &str = "stressbp";
     let submitters = p.thread_submitters + p.task_submitters;
@@ -1187,6 +1189,81 @@ fn blocking_pool_at_its_limit(p: PoolAtLimit) {
     );
     drop(rt);
     wait_for_threads_to_leave(PREFIX);
+    keep_alive_churn(p.churn_jobs);
+}
+
+/// A pool capped at one thread with no keep-alive: its thread leaves as soon
+/// as it runs out of jobs, so each job, submitted once the previous one has
+/// returned, races with the thread's exit. Every job must run (at the cap,
+/// one pushed while the thread was leaving used to wait for it forever).
+fn keep_alive_churn(jobs: usize) {
+    let rt = Runtime::builder()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .blocking_keep_alive(Duration::ZERO)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    for j in 0..jobs {
+        match block_on_within(rt.spawn_blocking(move || j), LONG) {
+            Some(Ok(got)) => assert_eq!(got, j),
+            Some(Err(e)) => panic!("churn job {j}: {}", describe(e)),
+            None => panic!("churn job {j} never ran (pushed while the pool's thread was leaving?)"),
+        }
+    }
+    eprintln!(
+        "blocking_pool: {jobs} jobs racing the keep-alive, in {:?}",
+        started.elapsed()
+    );
+}
+
+/// The minimal reproduction of the bug the pool scenario found: a job
+/// pushed while the only thread of a pool at its cap is leaving after its
+/// keep-alive (held in its stop hook here). The thread used to be counted
+/// until its very end, so the push started no thread, and the job waited
+/// until some later `spawn_blocking` started one: forever if none came.
+#[test]
+fn stress_blocking_job_pushed_as_the_capped_pools_thread_leaves_still_runs() {
+    const PREFIX: &str = "stressleave";
+    let _serial = serial();
+    let _wd = watchdog("stress_blocking_leaving_thread", 300);
+    let (leaving_tx, leaving) = std::sync::mpsc::channel();
+    let leaving_tx = Mutex::new(leaving_tx);
+    let go = Arc::new(Barrier::new(2));
+    let first = AtomicBool::new(true);
+    let rt = {
+        let go = go.clone();
+        Runtime::builder()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .blocking_keep_alive(Duration::from_millis(1))
+            .thread_name(PREFIX)
+            .on_thread_stop(move || {
+                // Hold the first pool thread to leave in its stop hook.
+                if thread_name().starts_with(PREFIX)
+                    && thread_name().contains("-blocking-")
+                    && first.swap(false, SeqCst)
+                {
+                    leaving_tx.lock().unwrap().send(()).unwrap();
+                    go.wait();
+                }
+            })
+            .build()
+            .unwrap()
+    };
+    let first_job = rt.spawn_blocking(|| 1);
+    assert_eq!(join_ok(first_job, "the first job"), 1);
+    leaving
+        .recv_timeout(LONG)
+        .expect("the pool's thread did not leave after its keep-alive");
+    let job = rt.spawn_blocking(|| 2);
+    go.wait();
+    match block_on_within(job, LONG) {
+        Some(r) => assert_eq!(r.expect("the job failed"), 2),
+        None => panic!("a job pushed while the pool's only thread was leaving never ran"),
+    }
+    drop(rt);
+    wait_for_threads_to_leave(PREFIX);
 }
 
 #[test]
@@ -1199,6 +1276,7 @@ fn stress_blocking_pool_at_its_limit_queues_every_job_and_loses_none() {
         task_submitters: 1,
         jobs_per_submitter: 2_000,
         barrier_jobs_per_submitter: 4,
+        churn_jobs: 5_000,
     });
 }
 
@@ -1214,6 +1292,7 @@ fn soak_blocking_pool_at_its_limit_queues_200k_jobs_and_loses_none() {
             task_submitters: 1,
             jobs_per_submitter: 25_000,
             barrier_jobs_per_submitter: 16,
+            churn_jobs: 100_000,
         })
     });
 }
