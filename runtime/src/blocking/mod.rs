@@ -15,7 +15,9 @@
 //! thread that wakes takes a pending notification if there is one (it was
 //! already removed from the idle count); otherwise it was a spurious wake-up
 //! or its keep-alive ran out, in which case it leaves the idle count and
-//! exits. Jobs are popped only under the lock, so each runs once.
+//! the thread count at once, under the lock, and exits (so a job pushed
+//! while it exits starts a new thread instead of waiting for it). Jobs are
+//! popped only under the lock, so each runs once.
 //!
 //! # Shutdown
 //!

@@ -152,8 +152,9 @@ impl BlockingPool {
         true
     }
 
-    /// The body of a blocking thread.
-    fn work(&self) {
+    /// The body of a blocking thread. Returns whether the thread is still
+    /// counted in `num_threads` (false once it left after its keep-alive).
+    fn work(&self) -> bool {
         let mut st = self.state.lock();
         'outer: loop {
             while let Some(task) = st.queue.pop_front() {
@@ -181,9 +182,13 @@ impl BlockingPool {
                 }
                 if timed_out {
                     // Idle for the whole keep-alive: leave (the next thread
-                    // start forgets our join handle).
+                    // start forgets our join handle). Count ourselves out
+                    // now, under the lock that decided it: a job pushed
+                    // from here on must not count on us, or at the cap it
+                    // would start no thread and wait for one that is gone.
                     st.num_idle -= 1;
-                    break 'outer;
+                    st.num_threads -= 1;
+                    return false;
                 }
                 // Spurious wake-up: keep waiting.
             }
@@ -192,12 +197,16 @@ impl BlockingPool {
         // while a thread is counted to take it, and shutdown drops the queue.
         debug_assert!(st.queue.is_empty() || st.shutdown);
         drop(st);
+        true
     }
 
-    /// Counts a thread out and signals shutdown waiters.
-    fn thread_done(&self) {
+    /// Counts a thread out (unless it did so itself) and signals shutdown
+    /// waiters.
+    fn thread_done(&self, counted: bool) {
         let mut st = self.state.lock();
-        st.num_threads -= 1;
+        if counted {
+            st.num_threads -= 1;
+        }
         drop(st);
         self.thread_exited.notify_all();
     }
@@ -213,13 +222,13 @@ fn run_thread(shared: Arc<Shared>) {
         f();
     }
     CURRENT_POOL.with(|c| c.set(&shared.blocking));
-    {
+    let counted = {
         let _enter = crate::context::enter(&shared, false);
-        shared.blocking.work();
-    }
+        shared.blocking.work()
+    };
     CURRENT_POOL.with(|c| c.set(std::ptr::null()));
     if let Some(f) = &shared.config.on_thread_stop {
         f();
     }
-    shared.blocking.thread_done();
+    shared.blocking.thread_done(counted);
 }

@@ -260,6 +260,26 @@ pub fn simple_block_on<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// Like [`simple_block_on`], but gives up after `limit`: `None` if `fut` was
+/// still pending then (a hang or a lost wake-up), instead of parking forever.
+/// Needs no runtime, so it can await a `Task` after its runtime is gone.
+pub fn block_on_within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    let deadline = Instant::now() + limit;
+    let mut fut = pin!(fut);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        thread::park_timeout(deadline - now);
+    }
+}
+
 /// Awaits `task` on a helper thread (with [`simple_block_on`]) and fails the
 /// test with `what` if it has not completed within [`LONG`], instead of hanging.
 pub fn join_timeout<T: Send + 'static>(
