@@ -6,6 +6,10 @@
 //! lock. A slot also keeps the task's pending done callbacks, which costs the
 //! task header nothing.
 //!
+//! Each shard also counts its linked tasks and every task it ever linked,
+//! under the lock it takes anyway, for `Handle::metrics` (no shared counter
+//! on the spawn path).
+//!
 //! The list holds one reference to each linked task. A task unlinks itself
 //! when it completes (`take_callbacks_or_unlink`); shutdown `close`s the list,
 //! which refuses new tasks and hands back every linked one.
@@ -40,6 +44,10 @@ struct Shard {
     free: Vec<u32>,
     /// Closed for shutdown: new tasks are refused.
     closed: bool,
+    /// Tasks linked now.
+    len: usize,
+    /// Tasks ever linked.
+    linked_total: u64,
 }
 
 /// One linked task and its pending done callbacks.
@@ -62,6 +70,8 @@ impl OwnedTasks {
                     slots: Vec::new(),
                     free: Vec::new(),
                     closed: false,
+                    len: 0,
+                    linked_total: 0,
                 }))
             })
             .collect();
@@ -99,6 +109,8 @@ impl OwnedTasks {
             }
         };
         shard.slots[index as usize].task = Some(ptr);
+        shard.len += 1;
+        shard.linked_total += 1;
         // SAFETY: `owned_slot` is guarded by this shard's lock, which we hold.
         header.owned_slot.with_mut(|s| unsafe { *s = index });
         true
@@ -133,6 +145,7 @@ impl OwnedTasks {
         }
         slot.task = None;
         shard.free.push(index);
+        shard.len -= 1;
         // SAFETY: guarded by the shard lock, which we hold.
         header.owned_slot.with_mut(|s| unsafe { *s = UNLINKED });
         None
@@ -153,6 +166,14 @@ impl OwnedTasks {
             }
         }
         all
+    }
+
+    /// Tasks linked now and tasks ever linked (for `Handle::metrics`).
+    pub(crate) fn counts(&self) -> (usize, u64) {
+        self.shards.iter().fold((0, 0), |(len, total), shard| {
+            let shard = shard.lock();
+            (len + shard.len, total + shard.linked_total)
+        })
     }
 
     /// A cancel-only reference to the live task with this id, if any (for
