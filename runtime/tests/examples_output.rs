@@ -278,6 +278,7 @@ const TESTED: &[&str] = &[
     "echo_server",
     "echo_client",
     "http_server",
+    "cancel_on_ctrl_c",
 ];
 
 #[test]
