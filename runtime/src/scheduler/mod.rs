@@ -29,7 +29,7 @@ use crate::blocking::BlockingPool;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::park::Parker;
 use crate::runtime::{Callbacks, Config, WorkerCounters};
-use crate::task::owned::OwnedTasks;
+use crate::task::owned::{OwnedTasks, SpawnSite};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{BlockingTask, Task, TaskId};
 use clock::Clock;
@@ -133,20 +133,16 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let ptr = raw::allocate::<F, WorkerKind>(
-            future,
-            TaskId::next(),
-            raw::Origin::new(name, location, this.clock.for_stamp()),
-            this.clone(),
-        );
+        let ptr = raw::allocate::<F, WorkerKind>(future, TaskId::next(), name, this.clone());
         // SAFETY: `allocate` gave the handle's reference, which we pass on.
         let task = unsafe { Task::from_raw(ptr) };
-        if this.owned.bind(ptr) {
+        let site = this.spawn_site(location);
+        if this.owned.bind(ptr, site) {
             // SAFETY: the first `Notified`'s reference and SCHEDULED flag.
             this.schedule(unsafe { Notified::from_raw(ptr) }, false);
         } else {
             // SAFETY: the task was never shared; it has the type just allocated.
-            unsafe { raw::cancel_unshared::<F, WorkerKind>(ptr) };
+            unsafe { raw::cancel_unshared::<F, WorkerKind>(ptr, site) };
         }
         task
     }
@@ -166,19 +162,28 @@ impl Shared {
         let ptr = raw::allocate::<BlockingTask<F>, BlockingKind>(
             BlockingTask::new(f),
             TaskId::next(),
-            raw::Origin::new(name, location, this.clock.for_stamp()),
+            name,
             this.clone(),
         );
         // SAFETY: as in `spawn`.
         let task = unsafe { Task::from_raw(ptr) };
-        if this.owned.bind(ptr) {
+        let site = this.spawn_site(location);
+        if this.owned.bind(ptr, site) {
             // SAFETY: as in `spawn`.
             this.blocking.push(unsafe { Notified::from_raw(ptr) }, this);
         } else {
             // SAFETY: as in `spawn`.
-            unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr) };
+            unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr, site) };
         }
         task
+    }
+
+    /// A task spawned now at `location` (stamped with the coarse clock).
+    fn spawn_site(&self, location: &'static Location<'static>) -> SpawnSite {
+        SpawnSite {
+            location,
+            spawned_at: self.clock.for_stamp(),
+        }
     }
 
     /// Queues a task of this runtime: locally on one of its workers,

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use super::error::PanicPayload;
 use super::id::TaskId;
+use super::owned::SpawnSite;
 use super::raw::Header;
 
 /// A task that panicked, as [`Builder::on_task_panic`]'s hook sees it.
@@ -112,11 +113,13 @@ pub(crate) struct Label<'a> {
 }
 
 impl<'a> Label<'a> {
+    /// The label of a linked task (its spawn location comes from the
+    /// owned list, under a shard lock: this is for rare reports only).
     pub(crate) fn of(header: &'a Header) -> Label<'a> {
         Label {
             id: header.id,
             name: header.name.as_deref().map(|n| &*n.0),
-            location: header.location,
+            location: header.shared.owned.site(header).location,
         }
     }
 }
@@ -150,13 +153,16 @@ pub(crate) fn report_slow_poll(header: &Header, took: Duration) {
 }
 
 /// Hands a task's panic to the runtime's hook (or prints one line).
+/// `site` is given for a task that never reached the owned list; a linked
+/// one (`None`) is looked up there.
 #[cold]
 #[inline(never)]
-pub(crate) fn report_panic(header: &Header, payload: &PanicPayload) {
+pub(crate) fn report_panic(header: &Header, payload: &PanicPayload, site: Option<SpawnSite>) {
+    let site = site.unwrap_or_else(|| header.shared.owned.site(header));
     let report = TaskPanic {
         id: header.id,
         name: header.name.as_deref().map(|n| &*n.0),
-        spawned_at: header.location,
+        spawned_at: site.location,
         payload,
     };
     match &header.shared.config.on_task_panic {

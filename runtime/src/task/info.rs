@@ -18,6 +18,7 @@ use std::panic::Location;
 use std::time::Duration;
 
 use super::id::TaskId;
+use super::owned::SpawnSite;
 use super::raw::Header;
 use super::state;
 use crate::loom::Ordering;
@@ -77,10 +78,10 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
-    /// A snapshot of the task with this header; `now` is a clock reading
-    /// (nanoseconds since the runtime clock's origin).
-    pub(crate) fn of(header: &Header, now: u64) -> TaskInfo {
-        let since_spawn = now.saturating_sub(header.spawned_at);
+    /// A snapshot of the task with this header, spawned at `site`; `now`
+    /// is a clock reading (nanoseconds since the runtime clock's origin).
+    pub(crate) fn of(header: &Header, site: SpawnSite, now: u64) -> TaskInfo {
+        let since_spawn = now.saturating_sub(site.spawned_at);
         let polls = header.polls.load(Ordering::Relaxed);
         let since_last_poll = (polls > 0).then(|| {
             let last = header.last_poll_ms.load(Ordering::Relaxed);
@@ -102,14 +103,14 @@ impl TaskInfo {
             polls,
             since_spawn: Duration::from_nanos(since_spawn),
             since_last_poll,
-            spawned_at: header.location,
+            spawned_at: site.location,
         }
     }
 
     /// Snapshots of every live task of `shared`, with one clock reading.
     pub(crate) fn all(shared: &crate::scheduler::Shared) -> Vec<TaskInfo> {
         let now = shared.clock.precise();
-        shared.owned.snapshot(|h| TaskInfo::of(h, now))
+        shared.owned.snapshot(|h, site| TaskInfo::of(h, site, now))
     }
 }
 
@@ -125,7 +126,9 @@ impl TaskInfo {
 /// ```
 pub fn current() -> Option<TaskInfo> {
     crate::context::with_current_task(|header| {
-        header.map(|h| TaskInfo::of(h, h.shared.clock.precise()))
+        // A task is linked from spawn until it completes, so during its
+        // poll (or its future's drop) its site is there.
+        header.map(|h| TaskInfo::of(h, h.shared.owned.site(h), h.shared.clock.precise()))
     })
 }
 

@@ -4,9 +4,9 @@
 //!
 //! A task is one heap allocation (`raw.rs`): a [`HEADER_SIZE`]-byte header
 //! (state word with reference count, vtable, id, owned-list slot, poll
-//! count and time of the last poll, spawn time and location, name, runtime
-//! pointer, join waker) followed by the future, whose output later takes its
-//! place in the same slot.
+//! count and time of the last poll, name, runtime pointer, join waker)
+//! followed by the future, whose output later takes its place in the same
+//! slot. Where and when a task was spawned is kept in its owned-list slot.
 
 mod builder;
 pub(crate) mod cascade;

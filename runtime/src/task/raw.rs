@@ -31,7 +31,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, Waker};
@@ -40,7 +40,7 @@ use std::time::Instant;
 use super::debug;
 use super::error::TaskError;
 use super::id::TaskId;
-use super::owned::{Callback, UNLINKED};
+use super::owned::{Callback, SpawnSite, UNLINKED};
 use super::state::{self, State, ToIdle, ToRunning};
 use super::waker;
 use crate::loom::{Arc, AtomicU32, AtomicU64, Ordering, UnsafeCell};
@@ -48,9 +48,12 @@ use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
 ///
-/// The introspection fields (`last_poll_ms`, `polls`, `spawned_at`,
-/// `location`) added 24 bytes: the header grew from 64 to 88 bytes
-/// (`last_poll_ms` fills what was padding after `owned_slot`).
+/// The introspection fields cost 8 bytes: the header grew from 64 to 72
+/// bytes for `polls` (`last_poll_ms` fills what was padding after
+/// `owned_slot`). What is written once and read only by introspection
+/// (spawn location and time) lives in the task's owned-list slot instead
+/// (`owned.rs`): a 24-byte header growth was measured to slow a benchmark
+/// of 100 000 short tasks (`gather_many`) by about a quarter.
 #[repr(C)]
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`).
@@ -70,11 +73,6 @@ pub(crate) struct Header {
     /// Polls so far. Written only by the thread that owns `RUNNING`, with a
     /// relaxed load and store (no read-modify-write).
     pub(crate) polls: AtomicU64,
-    /// When the task was spawned: nanoseconds since the runtime clock's
-    /// origin (coarse, see `scheduler/clock.rs`).
-    pub(crate) spawned_at: u64,
-    /// Where `spawn` was called (through `#[track_caller]`).
-    pub(crate) location: &'static Location<'static>,
     /// The name given at spawn (behind a thin pointer: names are rare).
     pub(crate) name: Option<Box<TaskName>>,
     /// The runtime the task belongs to.
@@ -94,32 +92,6 @@ impl Header {
         // Wrapping on purpose: see `info.rs`.
         self.last_poll_ms
             .store((now / 1_000_000) as u32, Ordering::Relaxed);
-    }
-}
-
-/// What a task is born with besides its future and id: its name, where it
-/// was spawned, and when.
-#[derive(Debug)]
-pub(crate) struct Origin {
-    /// The name given at spawn.
-    name: Option<String>,
-    /// Where `spawn` was called.
-    location: &'static Location<'static>,
-    /// When (nanoseconds since the runtime clock's origin).
-    spawned_at: u64,
-}
-
-impl Origin {
-    pub(crate) fn new(
-        name: Option<String>,
-        location: &'static Location<'static>,
-        spawned_at: u64,
-    ) -> Origin {
-        Origin {
-            name,
-            location,
-            spawned_at,
-        }
     }
 }
 
@@ -263,7 +235,7 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
 pub(crate) fn allocate<F, S>(
     future: F,
     id: TaskId,
-    origin: Origin,
+    name: Option<String>,
     shared: Arc<Shared>,
 ) -> NonNull<Header>
 where
@@ -278,9 +250,7 @@ where
             owned_slot: UnsafeCell::new(UNLINKED),
             last_poll_ms: AtomicU32::new(0),
             polls: AtomicU64::new(0),
-            spawned_at: origin.spawned_at,
-            location: origin.location,
-            name: origin.name.map(|n| Box::new(TaskName(n.into_boxed_str()))),
+            name: name.map(|n| Box::new(TaskName(n.into_boxed_str()))),
             shared,
             join_waker: UnsafeCell::new(None),
         },
@@ -291,12 +261,16 @@ where
 }
 
 /// Completes a task that was never shared (spawned after shutdown) as
-/// cancelled: drops the future, leaves only the handle's reference.
+/// cancelled: drops the future, leaves only the handle's reference. `site`
+/// is where it was spawned (it never reached the owned list that keeps it).
 ///
 /// # Safety
 ///
 /// `ptr` comes from `allocate::<F, S>` and nothing but the caller has seen it.
-pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    site: SpawnSite,
+) {
     // SAFETY: the caller guarantees the type and exclusive access.
     let cell = unsafe { Cell::<F, S>::from_header(ptr) };
     let result = match drop_future(cell) {
@@ -304,7 +278,7 @@ pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(ptr: NonN
         Some(p) => Err(TaskError::panicked(p)),
     };
     if let Err(TaskError::Panicked(p)) = &result {
-        debug::report_panic(&cell.header, p);
+        debug::report_panic(&cell.header, p, Some(site));
     }
     // SAFETY: exclusive access; the stage was just dropped in place.
     cell.stage
@@ -443,7 +417,7 @@ unsafe fn finish<F: Future + 'static, S: Schedule>(
     };
     if let Err(TaskError::Panicked(p)) = &result {
         // The panic hook, once per task, before the output is published.
-        debug::report_panic(&cell.header, p);
+        debug::report_panic(&cell.header, p, None);
     }
     // SAFETY: the stage was dropped in place above.
     cell.stage
@@ -561,10 +535,10 @@ unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 #[cfg(all(test, not(loom), target_pointer_width = "64"))]
 mod tests {
     #[test]
-    fn the_header_is_88_bytes_on_64_bit_targets() {
-        // 64 before the introspection fields (poll count and stamp, spawn
-        // time and location); a change here is a change of every task's
-        // memory cost: say so in benches/README.md.
-        assert_eq!(super::HEADER_SIZE, 88);
+    fn the_header_is_72_bytes_on_64_bit_targets() {
+        // 64 before the introspection fields (poll count and stamp); a
+        // change here is a change of every task's memory cost, which
+        // benchmarks with many short tasks feel (see `Header`).
+        assert_eq!(super::HEADER_SIZE, 72);
     }
 }
