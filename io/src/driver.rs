@@ -69,7 +69,7 @@
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -149,6 +149,12 @@ pub struct Driver {
     pub(crate) io_polls: CachePadded<AtomicU64>,
     /// The workers' timer wheels.
     workers: Box<[CachePadded<WorkerWheel>]>,
+    /// Entries in the reactor's wheel, as the reactor last published it
+    /// (for [`timers_pending`](Driver::timers_pending)).
+    pub(crate) reactor_timers: AtomicUsize,
+    /// Queued operations not yet taken by the reactor: inserts count one,
+    /// cancels minus one (for [`timers_pending`](Driver::timers_pending)).
+    pub(crate) queued_timers: AtomicIsize,
 }
 
 /// Every this many operations a thread pushes, it wakes the reactor anyway,
@@ -194,6 +200,8 @@ impl Driver {
             origin: Instant::now(),
             shutdown: AtomicBool::new(false),
             sources: Sources::default(),
+            reactor_timers: AtomicUsize::new(0),
+            queued_timers: AtomicIsize::new(0),
         })
     }
 
@@ -247,6 +255,23 @@ impl Driver {
     /// for the returned source.
     pub unsafe fn register(&self, fd: RawFd) -> io::Result<Arc<Source>> {
         self.sources.insert(&self.interest, fd)
+    }
+
+    /// How many I/O sources are registered (for metrics).
+    pub fn io_registrations(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// How many timers are registered and not yet fired or cancelled (for
+    /// metrics): every worker wheel's count, read under its lock, plus the
+    /// reactor wheel's as of the reactor's last pass, corrected by the
+    /// inserts and cancels queued for it since. Cancelled entries whose
+    /// deadline is less than about 2 ms away are counted until it passes.
+    pub fn timers_pending(&self) -> usize {
+        let workers: usize = self.workers.iter().map(|w| w.timers.lock().len()).sum();
+        let reactor = self.reactor_timers.load(Ordering::Relaxed) as isize
+            + self.queued_timers.load(Ordering::Relaxed);
+        workers + reactor.max(0) as usize
     }
 
     /// Removes a source; no event for it is delivered afterwards.
@@ -436,6 +461,11 @@ impl Driver {
             // No reactor will run: drop the operation (and what it holds).
             return;
         }
+        let delta = match op {
+            Op::Insert(_) => 1,
+            Op::Cancel(_) => -1,
+        };
+        self.queued_timers.fetch_add(delta, Ordering::Relaxed);
         self.ops.push(op);
         let pushed = PUSHED.with(|p| {
             let n = p.get().wrapping_add(1);
@@ -457,12 +487,22 @@ impl Driver {
 
     /// Takes every queued operation (reactor side).
     pub(crate) fn take_ops(&self, mut f: impl FnMut(Op)) {
+        let mut taken = 0;
         loop {
             match self.ops.steal() {
-                Steal::Success(op) => f(op),
+                Steal::Success(op) => {
+                    taken += match op {
+                        Op::Insert(_) => 1,
+                        Op::Cancel(_) => -1,
+                    };
+                    f(op);
+                }
                 Steal::Empty => break,
                 Steal::Retry => {}
             }
+        }
+        if taken != 0 {
+            self.queued_timers.fetch_sub(taken, Ordering::Relaxed);
         }
     }
 

@@ -165,6 +165,12 @@ fn run(driver: &Driver, config: &Config) {
         timers.fire(now, &mut fired);
         let rescue = driver.rescue(now, &mut fired);
 
+        // For metrics: our wheel's size (a store only when it changed).
+        let filed = timers.len();
+        if driver.reactor_timers.load(Ordering::Relaxed) != filed {
+            driver.reactor_timers.store(filed, Ordering::Relaxed);
+        }
+
         // 3. Hand them over in one batch.
         if !fired.is_empty() {
             wake_batch(&mut fired, Woken::Timers);

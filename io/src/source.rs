@@ -235,6 +235,11 @@ struct Slots {
 }
 
 impl Sources {
+    /// How many sources are registered.
+    pub(crate) fn len(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn insert(&self, interest: &Interest, fd: RawFd) -> io::Result<Arc<Source>> {
         let mut slots = self.slots.lock();
         let index = match slots.free.pop() {

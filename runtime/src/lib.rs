@@ -148,7 +148,12 @@
 //! A task is one allocation: a header of [`task::HEADER_SIZE`] bytes, then
 //! the future, whose output later takes its place.
 //! Every task sits in the runtime's owned-task list, so shutdown drops every
-//! future.
+//! future and [`Handle::dump`] can list every task with its state, polls,
+//! age and spawn location.
+//! Each worker counts its polls, steals, parks and LIFO-slot hits in
+//! counters of its own, summed by [`Handle::metrics`];
+//! [`Builder::debug`] turns on asyncio's debug mode (a warning naming every
+//! task whose poll blocks its worker for over 100 ms, through `log`).
 
 #![warn(
     missing_docs,
@@ -180,5 +185,5 @@ pub use aiolos_macros::{main, test};
 pub use combinators::{
     as_completed, gather, shield, try_gather, wait, GroupError, ReturnWhen, Shield, TaskGroup,
 };
-pub use runtime::{Builder, Handle, Runtime, TimerHandle};
+pub use runtime::{Builder, Handle, Runtime, RuntimeMetrics, TimerHandle, WorkerMetrics};
 pub use task::{spawn, spawn_blocking, yield_now, Task, TaskError, TaskId, TaskInfo, TaskState};

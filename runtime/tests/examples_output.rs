@@ -280,6 +280,7 @@ const TESTED: &[&str] = &[
     "echo_client",
     "http_server",
     "tls_echo",
+    "debug_mode",
 ];
 
 #[test]
@@ -1131,4 +1132,61 @@ fn tls_echo_echoes_for_the_trusted_client_and_refuses_the_other() {
         "got\n{lines:#?}\nwant\n{want:#?}\n--- stderr\n{}",
         out.stderr
     );
+}
+
+#[test]
+fn debug_mode_names_the_blocking_task_dumps_the_tasks_and_sums_the_metrics() {
+    let out = run_example("debug_mode");
+    // The slow-poll warning (the example's logger writes to stderr) names
+    // the task that called `std::thread::sleep(150 ms)`, with its spawn
+    // location and how long its poll took.
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("name=\"sleepy\""))
+        .unwrap_or_else(|| panic!("no warning about sleepy in:\n{}", out.stderr));
+    assert!(
+        warning.starts_with("WARN aiolos: Executing <Task id=")
+            && warning.contains(" spawned at ")
+            && warning.contains("debug_mode.rs:"),
+        "{warning}"
+    );
+    let took: f64 = warning
+        .rsplit_once(" took ")
+        .and_then(|(_, s)| s.strip_suffix(" seconds"))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no duration in {warning}"));
+    // (That the other tasks are not reported is `rt_debug`'s job, with a
+    // threshold no trivial poll reaches on a loaded machine.)
+    assert!(took >= 0.15, "{warning}");
+
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let start = position(&lines, "--- Handle::dump() ---");
+    let end = start + 1 + position(&lines[start + 1..], "---");
+    let dump = &lines[start + 1..end];
+    assert_eq!(dump[0], "3 tasks", "{}", out.stdout);
+    assert!(dump[1].starts_with("id  state"), "{}", out.stdout);
+    for name in ["sleepy", "polite", "waiting"] {
+        assert!(
+            dump.iter()
+                .any(|l| l.split_whitespace().any(|w| w == name) && l.contains("debug_mode.rs:")),
+            "no dump row for {name}:\n{}",
+            out.stdout
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("exception handler: <Task id=")
+                && l.contains("name=\"doomed\"")
+                && l.ends_with("panicked: page not found")),
+        "{}",
+        out.stdout
+    );
+    assert!(lines.contains(&"awaiting doomed gave: task panicked: page not found"));
+    let metrics = lines
+        .iter()
+        .find(|l| l.starts_with("metrics: 2 workers, "))
+        .unwrap_or_else(|| panic!("no metrics line in:\n{}", out.stdout));
+    assert!(metrics.contains("4 tasks spawned, 0 alive"), "{metrics}");
 }

@@ -114,6 +114,17 @@ impl BlockingPool {
         }
     }
 
+    /// Threads alive and idle, and jobs queued.
+    pub(crate) fn counts(&self) -> PoolCounts {
+        let st = self.state.lock();
+        PoolCounts {
+            threads: st.num_threads,
+            // Picked idle threads that have not woken yet are no longer idle.
+            idle: st.num_idle,
+            queued: st.queue.len(),
+        }
+    }
+
     /// Shutdown steps 1 to 3; waits at most `timeout` (forever with `None`)
     /// for running jobs. Returns true when every thread has exited.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
@@ -210,6 +221,17 @@ impl BlockingPool {
         drop(st);
         self.thread_exited.notify_all();
     }
+}
+
+/// The pool's counts, for `Handle::metrics`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolCounts {
+    /// Threads alive.
+    pub(crate) threads: usize,
+    /// Threads waiting for a job.
+    pub(crate) idle: usize,
+    /// Jobs waiting for a thread.
+    pub(crate) queued: usize,
 }
 
 thread_local! {

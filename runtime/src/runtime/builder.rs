@@ -6,9 +6,16 @@ use std::sync::Arc as StdArc;
 use std::time::Duration;
 
 use super::Runtime;
+use crate::task::TaskPanic;
 
 /// A thread start or stop hook.
 pub(crate) type Hook = StdArc<dyn Fn() + Send + Sync + 'static>;
+
+/// The hook that hears of every task panic.
+pub(crate) type PanicHook = StdArc<dyn Fn(&TaskPanic<'_>) + Send + Sync + 'static>;
+
+/// asyncio's `slow_callback_duration` default, used by `debug(true)`.
+const DEBUG_SLOW_POLL: Duration = Duration::from_millis(100);
 
 /// The settings a runtime's threads read.
 #[derive(Clone)]
@@ -25,6 +32,10 @@ pub(crate) struct Config {
     pub(crate) on_thread_start: Option<Hook>,
     /// Runs last on every thread the runtime starts.
     pub(crate) on_thread_stop: Option<Hook>,
+    /// Polls longer than this are logged and counted (`None`: not timed).
+    pub(crate) slow_poll_threshold: Option<Duration>,
+    /// Hears of every task that panics (`None`: one line to stderr).
+    pub(crate) on_task_panic: Option<PanicHook>,
 }
 
 impl fmt::Debug for Config {
@@ -36,6 +47,8 @@ impl fmt::Debug for Config {
             .field("thread_name", &self.thread_name)
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("on_thread_stop", &self.on_thread_stop.is_some())
+            .field("slow_poll_threshold", &self.slow_poll_threshold)
+            .field("on_task_panic", &self.on_task_panic.is_some())
             .finish()
     }
 }
@@ -58,6 +71,8 @@ impl fmt::Debug for Config {
 pub struct Builder {
     /// `None`: one per CPU.
     worker_threads: Option<usize>,
+    /// Debug mode: a slow-poll threshold of 100 ms unless one is set.
+    debug: bool,
     config: Config,
 }
 
@@ -73,6 +88,7 @@ impl Builder {
     pub fn new() -> Builder {
         Builder {
             worker_threads: None,
+            debug: false,
             config: Config {
                 worker_threads: 0,
                 max_blocking_threads: 512,
@@ -80,6 +96,8 @@ impl Builder {
                 thread_name: "aiolos".to_owned(),
                 on_thread_start: None,
                 on_thread_stop: None,
+                slow_poll_threshold: None,
+                on_task_panic: None,
             },
         }
     }
@@ -132,6 +150,66 @@ impl Builder {
         self
     }
 
+    /// asyncio's debug mode: with `true`, polls that take longer than
+    /// 100 ms (asyncio's `slow_callback_duration`) are logged, unless
+    /// [`slow_poll_threshold`](Builder::slow_poll_threshold) sets another
+    /// threshold. Off by default.
+    pub fn debug(&mut self, on: bool) -> &mut Self {
+        self.debug = on;
+        self
+    }
+
+    /// Logs every poll of a task that takes longer than `threshold`
+    /// (asyncio's debug-mode warning about a slow callback), and counts it
+    /// in [`WorkerMetrics::slow_polls`](crate::WorkerMetrics::slow_polls).
+    /// Off by default; [`debug(true)`](Builder::debug) sets 100 ms.
+    ///
+    /// The warning goes through the [`log`](https://docs.rs/log) facade at
+    /// `warn` level with target `aiolos`, naming the task the way asyncio
+    /// does:
+    ///
+    /// ```text
+    /// Executing <Task id=7 name="sleepy" spawned at src/main.rs:20:5> took 0.150 seconds
+    /// ```
+    ///
+    /// A task that blocks its worker (`std::thread::sleep`, a long
+    /// computation, a blocking call) shows up here; move that work to
+    /// [`spawn_blocking`](crate::spawn_blocking). `spawn_blocking` jobs
+    /// themselves are not timed. It costs two clock reads per poll.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let rt = aiolos::Runtime::builder()
+    ///     .slow_poll_threshold(Duration::from_millis(50))
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(rt.spawn(async {
+    ///     std::thread::sleep(Duration::from_millis(100)); // logged
+    /// }))
+    /// .unwrap();
+    /// assert_eq!(rt.handle().metrics().total_slow_polls(), 1);
+    /// ```
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Self {
+        self.config.slow_poll_threshold = Some(threshold);
+        self
+    }
+
+    /// Calls `f` for every task that panics (asyncio's exception handler),
+    /// with the task's id, name, spawn location and panic payload: once per
+    /// task, on the thread that caught the panic, before anyone awaiting the
+    /// task sees [`TaskError::Panicked`](crate::TaskError::Panicked).
+    /// `spawn_blocking` jobs are included. Without a hook, one line naming
+    /// the task goes to stderr (after the standard panic hook's message).
+    /// A panic inside `f` is caught and ignored.
+    pub fn on_task_panic<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn(&TaskPanic<'_>) + Send + Sync + 'static,
+    {
+        self.config.on_task_panic = Some(StdArc::new(f));
+        self
+    }
+
     /// Starts the runtime's threads.
     ///
     /// # Errors
@@ -160,6 +238,9 @@ impl Builder {
         }
         let mut config = self.config.clone();
         config.worker_threads = workers;
+        if self.debug && config.slow_poll_threshold.is_none() {
+            config.slow_poll_threshold = Some(DEBUG_SLOW_POLL);
+        }
         Runtime::start(config)
     }
 }

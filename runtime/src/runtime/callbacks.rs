@@ -81,7 +81,9 @@ impl Callbacks {
         };
         if start {
             let s = shared.clone();
-            Shared::spawn(shared, run_ready(s), Some("aiolos-callbacks".to_owned())).detach();
+            let name = Some("aiolos-callbacks".to_owned());
+            let location = std::panic::Location::caller();
+            Shared::spawn(shared, run_ready(s), name, location).detach();
         }
     }
 

@@ -2,6 +2,7 @@
 //! `call_soon_threadsafe` / `run_coroutine_threadsafe` entry point).
 
 use std::future::Future;
+use std::panic::Location;
 
 use crate::loom::Arc;
 use crate::scheduler::Shared;
@@ -59,27 +60,57 @@ impl Handle {
     }
 
     /// Spawns a task on this runtime, from any thread.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Shared::spawn(&self.shared, future, None)
+        Shared::spawn(&self.shared, future, None, Location::caller())
     }
 
     /// Runs a blocking function on this runtime's blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> Task<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        Shared::spawn_blocking(&self.shared, f, None)
+        Shared::spawn_blocking(&self.shared, f, None, Location::caller())
     }
 
     /// Every live task of this runtime, from any thread (see
     /// [`task::all_tasks`](crate::task::all_tasks)).
     pub fn all_tasks(&self) -> Vec<crate::task::TaskInfo> {
-        self.shared.owned.snapshot(crate::task::TaskInfo::of)
+        crate::task::TaskInfo::all(&self.shared)
+    }
+
+    /// A snapshot of this runtime's counters: per-worker polls, steals,
+    /// parks, LIFO-slot hits and queue depths, the injector, tasks alive and
+    /// spawned, the blocking pool, timers and I/O registrations (see
+    /// [`RuntimeMetrics`](super::RuntimeMetrics) for where each comes from).
+    /// Cheap enough to call every second; the counters behind it cost the
+    /// scheduler a relaxed load and store each.
+    pub fn metrics(&self) -> super::RuntimeMetrics {
+        super::metrics::collect(&self.shared)
+    }
+
+    /// Every live task as a table, one row per task in id order: id, state,
+    /// polls, time since spawn and since the last poll, name, and where it
+    /// was spawned (a formatted [`all_tasks`](Handle::all_tasks)).
+    ///
+    /// ```
+    /// let rt = aiolos::Runtime::new().unwrap();
+    /// let handle = rt.handle();
+    /// let t = aiolos::task::Builder::new()
+    ///     .name("waiter")
+    ///     .spawn_on(std::future::pending::<()>(), &handle);
+    /// let dump = handle.dump();
+    /// assert!(dump.lines().any(|l| l.contains("waiter")));
+    /// t.cancel();
+    /// ```
+    pub fn dump(&self) -> String {
+        super::dump::format(self.all_tasks())
     }
 
     /// Cancels this runtime's live task with this id, from any thread (see

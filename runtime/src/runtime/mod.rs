@@ -1,9 +1,12 @@
-//! The runtime: `Runtime`, `Builder`, `Handle`, `block_on`.
+//! The runtime: `Runtime`, `Builder`, `Handle`, `block_on`, and the
+//! runtime's introspection (`metrics`, `dump`).
 
 mod block_on;
 mod builder;
 mod callbacks;
+mod dump;
 mod handle;
+mod metrics;
 
 use std::future::Future;
 use std::io;
@@ -16,6 +19,8 @@ pub(crate) use builder::Config;
 pub(crate) use callbacks::Callbacks;
 pub use callbacks::TimerHandle;
 pub use handle::Handle;
+pub(crate) use metrics::{bump, WorkerCounters};
+pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
 use crate::loom::Arc;
 use crate::scheduler::{
@@ -141,6 +146,7 @@ impl Runtime {
     }
 
     /// Spawns a task (see [`crate::spawn`]).
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + Send + 'static,
@@ -151,6 +157,7 @@ impl Runtime {
 
     /// Runs a blocking function on the blocking pool (see
     /// [`crate::spawn_blocking`]).
+    #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> Task<R>
     where
         F: FnOnce() -> R + Send + 'static,

@@ -14,10 +14,12 @@
 //! After making work stealable the producer asks `Idle` whether to wake a
 //! sleeping worker (see `idle.rs`).
 
+pub(crate) mod clock;
 pub(crate) mod idle;
 pub(crate) mod worker;
 
 use std::future::Future;
+use std::panic::Location;
 use std::ptr;
 
 use crossbeam_deque::{Injector, Stealer};
@@ -26,10 +28,11 @@ use crossbeam_utils::CachePadded;
 use crate::blocking::BlockingPool;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::park::Parker;
-use crate::runtime::{Callbacks, Config};
-use crate::task::owned::OwnedTasks;
+use crate::runtime::{Callbacks, Config, WorkerCounters};
+use crate::task::owned::{OwnedTasks, SpawnSite};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{BlockingTask, Task, TaskId};
+use clock::Clock;
 use idle::Idle;
 
 /// What a runtime's threads share.
@@ -62,6 +65,10 @@ pub(crate) struct Shared {
     pub(crate) callbacks: Callbacks,
     /// The builder's settings.
     pub(crate) config: Config,
+    /// One per worker: its metrics counters (see `runtime/metrics.rs`).
+    pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+    /// The coarse clock that stamps spawns and polls (see `clock.rs`).
+    pub(crate) clock: Clock,
 }
 
 impl std::fmt::Debug for Shared {
@@ -82,6 +89,8 @@ impl Shared {
         let n = stealers.len();
         let (stealers, due_stealers): (Vec<_>, Vec<_>) = stealers.into_iter().unzip();
         Shared {
+            counters: (0..n).map(|_| CachePadded::default()).collect(),
+            clock: Clock::new(driver.origin()),
             injector: Injector::new(),
             due_injector: Injector::new(),
             stealers: stealers.into_boxed_slice(),
@@ -112,8 +121,14 @@ impl Shared {
         }
     }
 
-    /// Spawns a future as a task.
-    pub(crate) fn spawn<F>(this: &Arc<Self>, future: F, name: Option<String>) -> Task<F::Output>
+    /// Spawns a future as a task; `location` is where the user called
+    /// `spawn`.
+    pub(crate) fn spawn<F>(
+        this: &Arc<Self>,
+        future: F,
+        name: Option<String>,
+        location: &'static Location<'static>,
+    ) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -121,18 +136,25 @@ impl Shared {
         let ptr = raw::allocate::<F, WorkerKind>(future, TaskId::next(), name, this.clone());
         // SAFETY: `allocate` gave the handle's reference, which we pass on.
         let task = unsafe { Task::from_raw(ptr) };
-        if this.owned.bind(ptr) {
+        let site = this.spawn_site(location);
+        if this.owned.bind(ptr, site) {
             // SAFETY: the first `Notified`'s reference and SCHEDULED flag.
             this.schedule(unsafe { Notified::from_raw(ptr) }, false);
         } else {
             // SAFETY: the task was never shared; it has the type just allocated.
-            unsafe { raw::cancel_unshared::<F, WorkerKind>(ptr) };
+            unsafe { raw::cancel_unshared::<F, WorkerKind>(ptr, site) };
         }
         task
     }
 
-    /// Queues a blocking function on the blocking pool.
-    pub(crate) fn spawn_blocking<F, R>(this: &Arc<Self>, f: F, name: Option<String>) -> Task<R>
+    /// Queues a blocking function on the blocking pool; `location` is where
+    /// the user called `spawn_blocking`.
+    pub(crate) fn spawn_blocking<F, R>(
+        this: &Arc<Self>,
+        f: F,
+        name: Option<String>,
+        location: &'static Location<'static>,
+    ) -> Task<R>
     where
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
@@ -145,14 +167,23 @@ impl Shared {
         );
         // SAFETY: as in `spawn`.
         let task = unsafe { Task::from_raw(ptr) };
-        if this.owned.bind(ptr) {
+        let site = this.spawn_site(location);
+        if this.owned.bind(ptr, site) {
             // SAFETY: as in `spawn`.
             this.blocking.push(unsafe { Notified::from_raw(ptr) }, this);
         } else {
             // SAFETY: as in `spawn`.
-            unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr) };
+            unsafe { raw::cancel_unshared::<BlockingTask<F>, BlockingKind>(ptr, site) };
         }
         task
+    }
+
+    /// A task spawned now at `location` (stamped with the coarse clock).
+    fn spawn_site(&self, location: &'static Location<'static>) -> SpawnSite {
+        SpawnSite {
+            location,
+            spawned_at: self.clock.for_stamp(),
+        }
     }
 
     /// Queues a task of this runtime: locally on one of its workers,
@@ -283,6 +314,8 @@ fn try_schedule_local(shared: *const Shared, task: Notified, is_yield: bool) -> 
 pub(crate) struct WorkerKind;
 
 impl Schedule for WorkerKind {
+    const ON_WORKERS: bool = true;
+
     fn schedule(task: Notified, is_yield: bool) {
         let shared = Arc::as_ptr(&task.header().shared);
         if let Some(task) = try_schedule_local(shared, task, is_yield) {
@@ -298,6 +331,8 @@ impl Schedule for WorkerKind {
 pub(crate) struct BlockingKind;
 
 impl Schedule for BlockingKind {
+    const ON_WORKERS: bool = false;
+
     fn schedule(task: Notified, _is_yield: bool) {
         let shared = task.header().shared.clone();
         shared.blocking.push(task, &shared);

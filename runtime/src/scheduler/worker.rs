@@ -52,6 +52,14 @@
 //! 8. Park until the earliest timer (see `idle.rs` for the sleep protocol).
 //!    The last worker to park hands the I/O watch to the reactor.
 //!
+//! # Counters and the clock
+//!
+//! The worker counts its polls, steals, parks, LIFO-slot hits and slow
+//! polls in its own block of `Shared::counters` (a relaxed load and store
+//! each, see `runtime/metrics.rs`), and keeps the coarse clock fresh
+//! (`clock.rs`): when it starts, every [`GLOBAL_INTERVAL`] ticks, and each
+//! time it comes back from a park; the last worker to park marks it stale.
+//!
 //! # Shutdown
 //!
 //! 1. `Shared::begin_shutdown` sets the flag and unparks every worker.
@@ -70,6 +78,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::Shared;
 use crate::loom::{Arc, Ordering};
+use crate::runtime::{bump, WorkerCounters};
 use crate::task::raw::Notified;
 
 /// How often the injector is checked first.
@@ -164,6 +173,17 @@ impl Local {
         }
     }
 
+    /// This worker's metrics counters.
+    #[inline]
+    fn counters(&self) -> &WorkerCounters {
+        &self.shared.counters[self.index]
+    }
+
+    /// Counts a poll that took longer than the slow-poll threshold.
+    pub(crate) fn count_slow_poll(&self) {
+        bump(&self.counters().slow_polls);
+    }
+
     /// The runtime this worker belongs to, as a pointer for identity checks.
     pub(crate) fn shared(&self) -> *const Shared {
         Arc::as_ptr(&self.shared)
@@ -199,6 +219,7 @@ impl Local {
     pub(crate) fn run(&self) {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
+        self.shared.clock.refresh();
         while !self.shared.is_shutdown() {
             if let Some(task) = self
                 .next_task()
@@ -209,6 +230,8 @@ impl Local {
                 continue;
             }
             self.park();
+            // Time has passed, and we may be the only one awake.
+            self.shared.clock.refresh();
         }
         // Shutdown step 2: let go of queued tasks and of the timers (with
         // the wakers they hold); the owned list cancels the tasks once every
@@ -226,6 +249,7 @@ impl Local {
             // get someone else looking.
             self.shared.notify_parked();
         }
+        bump(&self.counters().polls);
         task.run();
     }
 
@@ -307,10 +331,14 @@ impl Local {
             return None;
         }
         let n = self.shared.due_stealers.len();
-        (1..n).find_map(|i| {
+        let task = (1..n).find_map(|i| {
             let victim = &self.shared.due_stealers[(self.index + i) % n];
             steal_from(victim, &self.due)
-        })
+        });
+        if task.is_some() {
+            bump(&self.counters().steals);
+        }
+        task
     }
 
     /// Steps 1 to 4 of the module docs.
@@ -329,6 +357,7 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
+            self.shared.clock.refresh();
             // Tasks whose I/O became ready join the back of our queue.
             self.poll_io();
             // Timer wake-ups the reactor fired first (they are late).
@@ -342,6 +371,7 @@ impl Local {
             let streak = self.lifo_streak.get();
             if streak < MAX_LIFO_STREAK {
                 self.lifo_streak.set(streak + 1);
+                bump(&self.counters().lifo_hits);
                 return Some(task);
             }
             // Long enough: the slot's task waits its turn in the queue.
@@ -363,11 +393,11 @@ impl Local {
                     continue;
                 }
                 let due = &self.shared.due_stealers[victim];
-                if let Some(task) = steal_from(due, &self.due) {
-                    return Some(task);
-                }
-                if let Some(task) = steal_from(&self.shared.stealers[victim], &self.queue) {
-                    return Some(task);
+                let task = steal_from(due, &self.due)
+                    .or_else(|| steal_from(&self.shared.stealers[victim], &self.queue));
+                if task.is_some() {
+                    bump(&self.counters().steals);
+                    return task;
                 }
             }
         }
@@ -380,6 +410,7 @@ impl Local {
     /// is due, or shutdown starts.
     fn park(&self) {
         let shared = &self.shared;
+        bump(&self.counters().parks);
         let was_searching = self.searching.replace(false);
         let parked = shared.idle.transition_to_parked(self.index, was_searching);
         if parked.last_searcher || parked.last_awake {
@@ -391,6 +422,8 @@ impl Local {
             // Nobody runs to poll for I/O now: the reactor watches it (an
             // event since our last poll fires the watch at once).
             shared.driver.watch_io();
+            // Nobody keeps the coarse clock fresh either.
+            shared.clock.mark_stale();
         }
         loop {
             if shared.is_shutdown() {

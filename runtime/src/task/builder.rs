@@ -1,6 +1,7 @@
 //! `task::Builder`: spawn with options (asyncio's `create_task(coro, name=)`).
 
 use std::future::Future;
+use std::panic::Location;
 
 use super::Task;
 use crate::runtime::Handle;
@@ -45,20 +46,23 @@ impl Builder {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let name = self.name;
-        match crate::context::with_current(move |shared| Shared::spawn(shared, future, name)) {
+        let (name, location) = (self.name, Location::caller());
+        match crate::context::with_current(move |shared| {
+            Shared::spawn(shared, future, name, location)
+        }) {
             Some(task) => task,
             None => panic!("{}", crate::context::no_runtime("task::Builder::spawn")),
         }
     }
 
     /// Spawns on the runtime of `handle`, from any thread.
+    #[track_caller]
     pub fn spawn_on<F>(self, future: F, handle: &Handle) -> Task<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        super::spawn_on(handle, future, self.name)
+        super::spawn_on(handle, future, self.name, Location::caller())
     }
 
     /// Runs a blocking function on the current runtime's blocking pool, like
@@ -73,8 +77,10 @@ impl Builder {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let name = self.name;
-        match crate::context::with_current(move |shared| Shared::spawn_blocking(shared, f, name)) {
+        let (name, location) = (self.name, Location::caller());
+        match crate::context::with_current(move |shared| {
+            Shared::spawn_blocking(shared, f, name, location)
+        }) {
             Some(task) => task,
             None => panic!(
                 "{}",

@@ -1,10 +1,27 @@
 //! Task introspection: [`current`] and [`all_tasks`] (asyncio's
-//! `current_task()` and `all_tasks()`), read from the task state word and the
-//! runtime's owned-task list.
+//! `current_task()` and `all_tasks()`), read from the task state word, the
+//! header's poll count and stamps, and the runtime's owned-task list.
+//!
+//! # Times
+//!
+//! A task's spawn and the start of each poll are stamped with the
+//! runtime's coarse clock (`scheduler/clock.rs`), which costs a load, not a
+//! clock read: a stamp may be late by about a millisecond plus the time its
+//! worker went without reading the clock (61 short polls, or one long poll).
+//! With slow-poll detection on, polls are stamped with the real clock. The
+//! last poll is kept in milliseconds, in 32 bits that wrap: "time since the
+//! last poll" is right to the millisecond for a task idle less than 24 days
+//! (half the range, so that a stamp a moment newer than the reading reads as
+//! zero), and never reported as more than the task's age.
+
+use std::panic::Location;
+use std::time::Duration;
 
 use super::id::TaskId;
+use super::owned::SpawnSite;
 use super::raw::Header;
 use super::state;
+use crate::loom::Ordering;
 
 /// What a task was doing when it was looked at (a snapshot: it may have moved
 /// on by the time you read it).
@@ -47,16 +64,53 @@ pub struct TaskInfo {
     pub name: Option<String>,
     /// What the task was doing when it was looked at.
     pub state: TaskState,
+    /// How many times its future has been polled (a `spawn_blocking` job:
+    /// 1 once it has started).
+    pub polls: u64,
+    /// How long ago it was spawned (coarse: see the module docs).
+    pub since_spawn: Duration,
+    /// How long ago its last poll started (coarse), or `None` if it has
+    /// never been polled.
+    pub since_last_poll: Option<Duration>,
+    /// Where it was spawned: the caller of `spawn`, `Builder::spawn`,
+    /// `Handle::spawn`, `TaskGroup::spawn`, `spawn_blocking`, ...
+    pub spawned_at: &'static Location<'static>,
 }
 
 impl TaskInfo {
-    /// A snapshot of the task with this header.
-    pub(crate) fn of(header: &Header) -> TaskInfo {
+    /// A snapshot of the task with this header, spawned at `site`; `now`
+    /// is a clock reading (nanoseconds since the runtime clock's origin).
+    pub(crate) fn of(header: &Header, site: SpawnSite, now: u64) -> TaskInfo {
+        let since_spawn = now.saturating_sub(site.spawned_at);
+        let polls = header.polls.load(Ordering::Relaxed);
+        let since_last_poll = (polls > 0).then(|| {
+            let last = header.last_poll_ms.load(Ordering::Relaxed);
+            let now_ms = (now / 1_000_000) as u32;
+            let ms = u64::from(now_ms.wrapping_sub(last));
+            // A stamp from a clock read after `now` (another thread's) wraps
+            // to a huge value: take it as "just now", and never exceed the age.
+            let ns = if ms > u64::from(u32::MAX / 2) {
+                0
+            } else {
+                ms * 1_000_000
+            };
+            Duration::from_nanos(ns.min(since_spawn))
+        });
         TaskInfo {
             id: header.id,
             name: header.name.as_deref().map(|n| n.0.to_string()),
             state: TaskState::from_word(header.state.load()),
+            polls,
+            since_spawn: Duration::from_nanos(since_spawn),
+            since_last_poll,
+            spawned_at: site.location,
         }
+    }
+
+    /// Snapshots of every live task of `shared`, with one clock reading.
+    pub(crate) fn all(shared: &crate::scheduler::Shared) -> Vec<TaskInfo> {
+        let now = shared.clock.precise();
+        shared.owned.snapshot(|h, site| TaskInfo::of(h, site, now))
     }
 }
 
@@ -71,13 +125,20 @@ impl TaskInfo {
 /// assert!(aiolos::task::current().is_none());
 /// ```
 pub fn current() -> Option<TaskInfo> {
-    crate::context::with_current_task(|header| header.map(TaskInfo::of))
+    crate::context::with_current_task(|header| {
+        // A task is linked from spawn until it completes, so during its
+        // poll (or its future's drop) its site is there.
+        header.map(|h| TaskInfo::of(h, h.shared.owned.site(h), h.shared.clock.precise()))
+    })
 }
 
 /// Every live task of the current runtime (asyncio's `all_tasks()`): spawned
 /// tasks and `spawn_blocking` jobs that have not finished, in no particular
-/// order. Each entry is a snapshot taken under the lock of its part of the
-/// task list, so the list is consistent per task but not one instant.
+/// order, each with its name, state, polls so far, time since spawn and
+/// since its last poll, and where it was spawned. Each entry is a snapshot
+/// taken under the lock of its part of the task list, so the list is
+/// consistent per task but not one instant.
+/// [`Handle::dump`](crate::Handle::dump) prints it as a table.
 ///
 /// # Panics
 ///
@@ -97,7 +158,7 @@ pub fn current() -> Option<TaskInfo> {
 /// ```
 #[track_caller]
 pub fn all_tasks() -> Vec<TaskInfo> {
-    match crate::context::with_current(|shared| shared.owned.snapshot(TaskInfo::of)) {
+    match crate::context::with_current(|shared| TaskInfo::all(shared)) {
         Some(all) => all,
         None => panic!("{}", crate::context::no_runtime("aiolos::task::all_tasks")),
     }

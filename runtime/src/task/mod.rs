@@ -3,13 +3,15 @@
 //! `current_task()`, `all_tasks()`).
 //!
 //! A task is one heap allocation (`raw.rs`): a [`HEADER_SIZE`]-byte header
-//! (state word with reference count, vtable, id, owned-list slot, name,
-//! runtime pointer, join waker) followed by the future, whose output later
-//! takes its place in the same slot.
+//! (state word with reference count, vtable, id, owned-list slot, poll
+//! count and time of the last poll, name, runtime pointer, join waker)
+//! followed by the future, whose output later takes its place in the same
+//! slot. Where and when a task was spawned is kept in its owned-list slot.
 
 mod builder;
 pub(crate) mod cascade;
 mod coop;
+mod debug;
 mod error;
 mod handle;
 mod id;
@@ -20,12 +22,14 @@ pub(crate) mod state;
 mod waker;
 
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub use builder::Builder;
 pub use coop::consume_budget;
 pub(crate) use coop::{poll_proceed, BUDGET as BUDGET_PER_TURN};
+pub use debug::TaskPanic;
 pub use error::{PanicPayload, TaskError};
 pub(crate) use handle::CancelRef;
 pub use handle::Task;
@@ -63,7 +67,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match crate::context::with_current(|shared| Shared::spawn(shared, future, None)) {
+    let location = Location::caller();
+    match crate::context::with_current(|shared| Shared::spawn(shared, future, None, location)) {
         Some(task) => task,
         None => panic!("{}", crate::context::no_runtime("aiolos::spawn")),
     }
@@ -84,7 +89,8 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    match crate::context::with_current(|shared| Shared::spawn_blocking(shared, f, None)) {
+    let location = Location::caller();
+    match crate::context::with_current(|shared| Shared::spawn_blocking(shared, f, None, location)) {
         Some(task) => task,
         None => panic!("{}", crate::context::no_runtime("aiolos::spawn_blocking")),
     }
@@ -136,10 +142,15 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
 }
 
 /// Spawns on `handle`, used by [`Builder::spawn_on`].
-pub(crate) fn spawn_on<F>(handle: &Handle, future: F, name: Option<String>) -> Task<F::Output>
+pub(crate) fn spawn_on<F>(
+    handle: &Handle,
+    future: F,
+    name: Option<String>,
+    location: &'static Location<'static>,
+) -> Task<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Shared::spawn(&handle.shared, future, name)
+    Shared::spawn(&handle.shared, future, name, location)
 }

@@ -3,13 +3,21 @@
 //!
 //! The list is sharded by task id; each shard is a slab of slots behind its
 //! own lock, so spawning and completing on several workers rarely meet on one
-//! lock. A slot also keeps the task's pending done callbacks, which costs the
-//! task header nothing.
+//! lock. A slot also keeps the task's pending done callbacks and where and
+//! when it was spawned ([`SpawnSite`], for `all_tasks()`, slow-poll warnings
+//! and the panic hook), which costs the task header nothing: data written
+//! once, at spawn, under the lock `bind` takes anyway, and read only by
+//! introspection, under the same lock.
+//!
+//! Each shard also counts its linked tasks and every task it ever linked,
+//! under the lock it takes anyway, for `Handle::metrics` (no shared counter
+//! on the spawn path).
 //!
 //! The list holds one reference to each linked task. A task unlinks itself
 //! when it completes (`take_callbacks_or_unlink`); shutdown `close`s the list,
 //! which refuses new tasks and hands back every linked one.
 
+use std::panic::Location;
 use std::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
@@ -40,12 +48,38 @@ struct Shard {
     free: Vec<u32>,
     /// Closed for shutdown: new tasks are refused.
     closed: bool,
+    /// Tasks linked now.
+    len: usize,
+    /// Tasks ever linked.
+    linked_total: u64,
 }
 
-/// One linked task and its pending done callbacks.
+/// One linked task, its pending done callbacks and its spawn site.
 struct Slot {
     task: Option<NonNull<Header>>,
     callbacks: Vec<Callback>,
+    site: SpawnSite,
+}
+
+/// Where and when a task was spawned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpawnSite {
+    /// Where `spawn` was called (through `#[track_caller]`).
+    pub(crate) location: &'static Location<'static>,
+    /// When: nanoseconds since the runtime clock's origin (coarse, see
+    /// `scheduler/clock.rs`).
+    pub(crate) spawned_at: u64,
+}
+
+impl SpawnSite {
+    /// Stands in for a task that is not in the list, which the callers
+    /// rule out (a task is linked from spawn until it completes).
+    fn unknown() -> SpawnSite {
+        SpawnSite {
+            location: Location::caller(),
+            spawned_at: 0,
+        }
+    }
 }
 
 // SAFETY: the raw task pointers are counted references to `Send` tasks, only
@@ -62,6 +96,8 @@ impl OwnedTasks {
                     slots: Vec::new(),
                     free: Vec::new(),
                     closed: false,
+                    len: 0,
+                    linked_total: 0,
                 }))
             })
             .collect();
@@ -75,9 +111,10 @@ impl OwnedTasks {
         &self.shards[header.id.as_u64() as usize & self.mask]
     }
 
-    /// Links a new task (taking over its owned-list reference). Returns false
-    /// after `close`: the caller must then complete the task as cancelled.
-    pub(crate) fn bind(&self, ptr: NonNull<Header>) -> bool {
+    /// Links a new task (taking over its owned-list reference), spawned at
+    /// `site`. Returns false after `close`: the caller must then complete
+    /// the task as cancelled.
+    pub(crate) fn bind(&self, ptr: NonNull<Header>, site: SpawnSite) -> bool {
         // SAFETY: the caller holds references to the new task.
         let header = unsafe { ptr.as_ref() };
         let mut shard = self.shard(header).lock();
@@ -94,11 +131,16 @@ impl OwnedTasks {
                 shard.slots.push(Slot {
                     task: None,
                     callbacks: Vec::new(),
+                    site,
                 });
                 i
             }
         };
-        shard.slots[index as usize].task = Some(ptr);
+        let slot = &mut shard.slots[index as usize];
+        slot.task = Some(ptr);
+        slot.site = site;
+        shard.len += 1;
+        shard.linked_total += 1;
         // SAFETY: `owned_slot` is guarded by this shard's lock, which we hold.
         header.owned_slot.with_mut(|s| unsafe { *s = index });
         true
@@ -133,14 +175,15 @@ impl OwnedTasks {
         }
         slot.task = None;
         shard.free.push(index);
+        shard.len -= 1;
         // SAFETY: guarded by the shard lock, which we hold.
         header.owned_slot.with_mut(|s| unsafe { *s = UNLINKED });
         None
     }
 
-    /// Calls `f` on every linked task, one shard at a time under its lock,
-    /// and collects the results (for `all_tasks`).
-    pub(crate) fn snapshot<R>(&self, mut f: impl FnMut(&Header) -> R) -> Vec<R> {
+    /// Calls `f` on every linked task and its spawn site, one shard at a
+    /// time under its lock, and collects the results (for `all_tasks`).
+    pub(crate) fn snapshot<R>(&self, mut f: impl FnMut(&Header, SpawnSite) -> R) -> Vec<R> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
             let shard = shard.lock();
@@ -148,11 +191,32 @@ impl OwnedTasks {
                 if let Some(ptr) = slot.task {
                     // SAFETY: a linked task is alive: the list holds a
                     // reference, released only after unlinking under this lock.
-                    all.push(f(unsafe { ptr.as_ref() }));
+                    all.push(f(unsafe { ptr.as_ref() }, slot.site));
                 }
             }
         }
         all
+    }
+
+    /// Where and when a linked task was spawned. The callers ask about
+    /// tasks they know to be linked (running, or completing before they
+    /// unlink); for any other the answer is a placeholder.
+    pub(crate) fn site(&self, header: &Header) -> SpawnSite {
+        let shard = self.shard(header).lock();
+        // SAFETY: guarded by the shard lock, which we hold.
+        let index = header.owned_slot.with(|s| unsafe { *s });
+        match shard.slots.get(index as usize) {
+            Some(slot) if index != UNLINKED => slot.site,
+            _ => SpawnSite::unknown(),
+        }
+    }
+
+    /// Tasks linked now and tasks ever linked (for `Handle::metrics`).
+    pub(crate) fn counts(&self) -> (usize, u64) {
+        self.shards.iter().fold((0, 0), |(len, total), shard| {
+            let shard = shard.lock();
+            (len + shard.len, total + shard.linked_total)
+        })
     }
 
     /// A cancel-only reference to the live task with this id, if any (for

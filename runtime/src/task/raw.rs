@@ -5,6 +5,11 @@
 //! queues, wakers and the owned-task list handle tasks as untyped
 //! `NonNull<Header>` pointers.
 //!
+//! Each poll is counted and stamped in the header by the thread that owns
+//! `RUNNING` (a relaxed load and stores, and one load of the runtime's
+//! coarse clock, see `scheduler/clock.rs`); with a slow-poll threshold set,
+//! a poll on a worker is also timed with two real clock reads (`debug.rs`).
+//!
 //! # Completing a task
 //!
 //! The thread that owns the future (`RUNNING`) when it finishes:
@@ -12,7 +17,9 @@
 //!    whether a cancel came first;
 //! 2. drops the future in place (inside a cancel scope if the cancellation
 //!    was a cascading one, see `cascade.rs`) and writes the output into the
-//!    stage;
+//!    stage; a panic (in the last poll or in the future's destructor) is
+//!    first handed to the runtime's panic hook (`debug.rs`), so the hook
+//!    has run before anyone can see the output;
 //! 3. runs the done callbacks, taking them from the owned-task list until none
 //!    are left, then unlinks the task from that list under the same lock (so
 //!    a callback added later runs at once, on the adder's thread);
@@ -28,16 +35,25 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
+use super::debug;
 use super::error::TaskError;
 use super::id::TaskId;
-use super::owned::{Callback, UNLINKED};
+use super::owned::{Callback, SpawnSite, UNLINKED};
 use super::state::{self, State, ToIdle, ToRunning};
 use super::waker;
-use crate::loom::{Arc, UnsafeCell};
+use crate::loom::{Arc, AtomicU32, AtomicU64, Ordering, UnsafeCell};
 use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
+///
+/// The introspection fields cost 8 bytes: the header grew from 64 to 72
+/// bytes for `polls` (`last_poll_ms` fills what was padding after
+/// `owned_slot`). What is written once and read only by introspection
+/// (spawn location and time) lives in the task's owned-list slot instead
+/// (`owned.rs`): a 24-byte header growth was measured to slow a benchmark
+/// of 100 000 short tasks (`gather_many`) by about a quarter.
 #[repr(C)]
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`).
@@ -49,6 +65,14 @@ pub(crate) struct Header {
     /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
     /// written only under that shard's lock.
     pub(crate) owned_slot: UnsafeCell<u32>,
+    /// When the last poll started: milliseconds since the runtime clock's
+    /// origin, wrapping (see `info.rs`), from the coarse clock unless
+    /// slow-poll detection reads the real one. Written only by the thread
+    /// that owns `RUNNING`; meaningless while `polls` is 0.
+    pub(crate) last_poll_ms: AtomicU32,
+    /// Polls so far. Written only by the thread that owns `RUNNING`, with a
+    /// relaxed load and store (no read-modify-write).
+    pub(crate) polls: AtomicU64,
     /// The name given at spawn (behind a thin pointer: names are rare).
     pub(crate) name: Option<Box<TaskName>>,
     /// The runtime the task belongs to.
@@ -56,6 +80,19 @@ pub(crate) struct Header {
     /// The waker of whoever awaits the `Task` handle; ownership is handed
     /// back and forth with the `JOIN_WAKER` flag.
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
+}
+
+impl Header {
+    /// Records the start of a poll at `now` (nanoseconds since the clock's
+    /// origin). Only the thread that owns `RUNNING` calls this.
+    #[inline]
+    fn record_poll(&self, now: u64) {
+        let polls = self.polls.load(Ordering::Relaxed);
+        self.polls.store(polls + 1, Ordering::Relaxed);
+        // Wrapping on purpose: see `info.rs`.
+        self.last_poll_ms
+            .store((now / 1_000_000) as u32, Ordering::Relaxed);
+    }
 }
 
 /// A task's name; boxed again in the header to keep the pointer thin.
@@ -87,6 +124,10 @@ pub(crate) struct Vtable {
 
 /// How a kind of task is queued: on the workers, or on the blocking pool.
 pub(crate) trait Schedule: 'static {
+    /// Whether tasks of this kind run on the workers (their polls are timed
+    /// for slow-poll warnings), not on the blocking pool.
+    const ON_WORKERS: bool;
+
     /// Queues a task of this kind.
     fn schedule(task: Notified, is_yield: bool);
 }
@@ -207,6 +248,8 @@ where
             vtable: &Cell::<F, S>::VTABLE,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
+            last_poll_ms: AtomicU32::new(0),
+            polls: AtomicU64::new(0),
             name: name.map(|n| Box::new(TaskName(n.into_boxed_str()))),
             shared,
             join_waker: UnsafeCell::new(None),
@@ -218,18 +261,25 @@ where
 }
 
 /// Completes a task that was never shared (spawned after shutdown) as
-/// cancelled: drops the future, leaves only the handle's reference.
+/// cancelled: drops the future, leaves only the handle's reference. `site`
+/// is where it was spawned (it never reached the owned list that keeps it).
 ///
 /// # Safety
 ///
 /// `ptr` comes from `allocate::<F, S>` and nothing but the caller has seen it.
-pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    site: SpawnSite,
+) {
     // SAFETY: the caller guarantees the type and exclusive access.
     let cell = unsafe { Cell::<F, S>::from_header(ptr) };
     let result = match drop_future(cell) {
         None => Err(TaskError::Cancelled),
         Some(p) => Err(TaskError::panicked(p)),
     };
+    if let Err(TaskError::Panicked(p)) = &result {
+        debug::report_panic(&cell.header, p, Some(site));
+    }
     // SAFETY: exclusive access; the stage was just dropped in place.
     cell.stage
         .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
@@ -261,6 +311,22 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }
     }
 
+    // Stamp the poll: with the coarse clock on a worker, unless slow polls
+    // are timed (then the real one, read anyway); a blocking job's stamp
+    // must not be stale (see `scheduler/clock.rs`).
+    let clock = &header.shared.clock;
+    let slow = if S::ON_WORKERS {
+        header.shared.config.slow_poll_threshold
+    } else {
+        None
+    };
+    let started = slow.map(|_| Instant::now());
+    header.record_poll(match started {
+        Some(t) => clock.ns_of(t),
+        None if S::ON_WORKERS => clock.coarse(),
+        None => clock.for_stamp(),
+    });
+
     // A waker borrowed from our reference: cloning it adds one.
     // SAFETY: the cell outlives the poll (we hold a reference).
     let waker = ManuallyDrop::new(unsafe { waker::borrowed(ptr) });
@@ -280,6 +346,12 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             })
         }))
     };
+    if let (Some(threshold), Some(started)) = (slow, started) {
+        let took = started.elapsed();
+        if took > threshold {
+            debug::report_slow_poll(header, took);
+        }
+    }
 
     match res {
         Ok(Poll::Pending) => match header.state.transition_to_idle() {
@@ -343,6 +415,10 @@ unsafe fn finish<F: Future + 'static, S: Schedule>(
         }
         (result, _) => result,
     };
+    if let Err(TaskError::Panicked(p)) = &result {
+        // The panic hook, once per task, before the output is published.
+        debug::report_panic(&cell.header, p, None);
+    }
     // SAFETY: the stage was dropped in place above.
     cell.stage
         .with_mut(|s| unsafe { ptr::write(s, Stage::Finished(result)) });
@@ -454,4 +530,15 @@ unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // the cell was allocated as a `Box<Cell<F, S>>` in `allocate`.
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}
+
+#[cfg(all(test, not(loom), target_pointer_width = "64"))]
+mod tests {
+    #[test]
+    fn the_header_is_72_bytes_on_64_bit_targets() {
+        // 64 before the introspection fields (poll count and stamp); a
+        // change here is a change of every task's memory cost, which
+        // benchmarks with many short tasks feel (see `Header`).
+        assert_eq!(super::HEADER_SIZE, 72);
+    }
 }
