@@ -14,8 +14,8 @@
 //! | tasks from 8 spawner threads, woken at random by outside threads | 100,000 tasks | 1,000,000 tasks |
 //! | ping-pong pairs over `sync::mpsc` while tasks are cancelled at random | 2,000 tasks | 10,000 tasks |
 //! | TCP echo soak, 200 clients reconnecting, every byte verified | 3 connections each | until the soak time |
-//! | blocking pool at its limit, jobs from several threads | 8,000 jobs, limit 4 | 200,000 jobs, limit 8 |
-//! | runtime shutdown racing with spawns from other threads | 100 rounds | rounds until the soak time |
+//! | blocking pool at its limit, jobs from several threads | 4,000 jobs, limit 4 | 200,000 jobs, limit 8 |
+//! | runtime shutdown racing with spawns from other threads | 30 rounds | rounds until the soak time |
 //!
 //! Run the long ones in release (five soaks: about 5 minutes with the
 //! default), all or one, for longer with the variable:
@@ -1274,7 +1274,7 @@ fn stress_blocking_pool_at_its_limit_queues_every_job_and_loses_none() {
         limit: 4,
         thread_submitters: 3,
         task_submitters: 1,
-        jobs_per_submitter: 2_000,
+        jobs_per_submitter: 1_000,
         barrier_jobs_per_submitter: 4,
         churn_jobs: 5_000,
     });
@@ -1629,7 +1629,7 @@ fn stress_shutdown_racing_with_spawns_from_other_threads_resolves_every_task() {
     let _serial = serial();
     let _wd = watchdog("stress_shutdown_race", 300);
     shutdown_racing_spawns(ShutdownRace {
-        rounds: Some(100),
+        rounds: Some(30),
         duration: None,
         spawners: 4,
         before: 200,
