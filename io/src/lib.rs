@@ -81,6 +81,9 @@ mod async_fd;
 pub mod context;
 mod driver;
 mod epoll;
+mod loom;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub mod net;
 mod reactor;
 mod registration;
