@@ -14,6 +14,8 @@ mod error;
 mod handle;
 mod id;
 mod info;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub(crate) mod owned;
 pub(crate) mod raw;
 pub(crate) mod state;
