@@ -60,26 +60,27 @@
 //! # Protocol (no late timer)
 //!
 //! The reactor publishes its target in `sleep_until`, then looks at the queue
-//! and the published worker deadlines once more before it sleeps. A
-//! registrar pushes its operation (or publishes its deadline), then reads
-//! `sleep_until`. Both sides use `SeqCst`, so either the reactor's last look
-//! sees the change, or the registrar sees the target and notifies if its
-//! deadline is earlier.
+//! and the published worker deadlines once more before it sleeps
+//! (`prepare_sleep`). A registrar pushes its operation (or publishes its
+//! deadline), then reads `sleep_until`. Both sides use `SeqCst`, so either
+//! the reactor's last look sees the change, or the registrar sees the target
+//! and notifies if its deadline is earlier. The loom models in
+//! `loom_tests.rs` check this, and cancellation racing the firing.
 
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering};
+// The metrics counters are not part of any modelled protocol.
+use std::sync::atomic::{AtomicIsize, AtomicUsize};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
-use parking_lot::Mutex;
 use polling::{Event, PollMode, Poller};
 
 use crate::epoll::Interest;
+use crate::loom::{AtomicBool, AtomicU64, Injector, Mutex, Ordering, Steal};
 use crate::source::{Direction, Source, Sources};
 use crate::timer::{TimerEntry, Timers, REACTOR};
 
@@ -155,6 +156,10 @@ pub struct Driver {
     /// Queued operations not yet taken by the reactor: inserts count one,
     /// cancels minus one (for [`timers_pending`](Driver::timers_pending)).
     pub(crate) queued_timers: AtomicIsize,
+    /// Set by every `notify`: the loom models' stand-in for the poller's
+    /// wake-up, which they cannot observe.
+    #[cfg(loom)]
+    pub(crate) notified: AtomicBool,
 }
 
 /// Every this many operations a thread pushes, it wakes the reactor anyway,
@@ -202,7 +207,29 @@ impl Driver {
             sources: Sources::default(),
             reactor_timers: AtomicUsize::new(0),
             queued_timers: AtomicIsize::new(0),
+            #[cfg(loom)]
+            notified: AtomicBool::new(false),
         })
+    }
+
+    /// A driver with no reactor thread, for the loom models of the crates
+    /// above (a task needs a runtime, and a runtime a driver).
+    ///
+    /// # Errors
+    ///
+    /// When the poller cannot be created.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn unstarted(workers: usize) -> io::Result<Driver> {
+        Driver::new(workers)
+    }
+
+    /// Wakes the reactor from its wait in the poller, or makes its next wait
+    /// return at once.
+    fn notify(&self) {
+        #[cfg(loom)]
+        self.notified.store(true, Ordering::SeqCst);
+        let _ = self.poller.notify();
     }
 
     /// Whether the reactor has been shut down.
@@ -418,7 +445,7 @@ impl Driver {
         if next != u64::MAX
             && next.saturating_add(RESCUE_AFTER_NS) < self.sleep_until.load(Ordering::SeqCst)
         {
-            let _ = self.poller.notify();
+            self.notify();
         }
     }
 
@@ -481,7 +508,7 @@ impl Driver {
         if deadline < self.sleep_until.load(Ordering::SeqCst)
             || pushed.is_multiple_of(OPS_PER_WAKEUP)
         {
-            let _ = self.poller.notify();
+            self.notify();
         }
     }
 
@@ -506,14 +533,13 @@ impl Driver {
         }
     }
 
-    /// Whether operations are waiting (the reactor's last look).
-    pub(crate) fn has_ops(&self) -> bool {
-        !self.ops.is_empty()
-    }
-
-    /// Publishes the reactor's sleep target.
-    pub(crate) fn set_sleep_until(&self, at: u64) {
-        self.sleep_until.store(at, Ordering::SeqCst);
+    /// The reactor's half of the protocol (no late timer): publishes its
+    /// sleep target, then looks at the operation queue and the workers'
+    /// deadlines once more. True when it may sleep until `target`; false
+    /// when something arrived meanwhile that needs a turn first.
+    pub(crate) fn prepare_sleep(&self, target: u64, now: u64) -> bool {
+        self.sleep_until.store(target, Ordering::SeqCst);
+        self.ops.is_empty() && !self.rescue_due_before(target, now)
     }
 
     /// Drops every queued operation (after shutdown).
@@ -547,7 +573,7 @@ fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 

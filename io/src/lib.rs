@@ -82,6 +82,9 @@ mod async_fd;
 pub mod context;
 mod driver;
 mod epoll;
+mod loom;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub mod net;
 pub mod process;
 mod reactor;

@@ -32,7 +32,6 @@
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Waker;
 use std::thread;
@@ -40,6 +39,7 @@ use std::thread;
 use polling::Events;
 
 use crate::driver::{Driver, Op, IO_CHECK_NS, WATCH_KEY};
+use crate::loom::Ordering;
 use crate::timer::{Timers, REACTOR};
 
 /// A function run on the reactor thread at its start or end.
@@ -153,17 +153,9 @@ fn run(driver: &Driver, config: &Config) {
     let mut seen_polls = driver.io_polls.load(Ordering::Relaxed);
     let mut check_at = 0;
     while !driver.shutdown.load(Ordering::Acquire) {
-        // 1. Timer operations.
-        driver.take_ops(|op| match op {
-            Op::Insert(entry) => timers.file(entry),
-            Op::Cancel(entry) => timers.remove(&entry),
-        });
-
-        // 2. Expired timers.
+        // 1 and 2. Timer operations, then expired timers.
         let now = driver.now();
-        driver.set_wheel_now(now);
-        timers.fire(now, &mut fired);
-        let rescue = driver.rescue(now, &mut fired);
+        let mut next = turn_timers(driver, &mut timers, now, &mut fired);
 
         // For metrics: our wheel's size (a store only when it changed).
         let filed = timers.len();
@@ -180,7 +172,6 @@ fn run(driver: &Driver, config: &Config) {
 
         // 4. Sleep until the next deadline; while the workers have the I/O
         // duty, no longer than the next check that they still poll.
-        let mut next = timers.next_deadline().unwrap_or(u64::MAX).min(rescue);
         if !driver.watch_armed.load(Ordering::SeqCst) {
             if now >= check_at {
                 let polls = driver.io_polls.load(Ordering::Relaxed);
@@ -196,8 +187,7 @@ fn run(driver: &Driver, config: &Config) {
                 next = next.min(check_at);
             }
         }
-        driver.set_sleep_until(next);
-        if driver.has_ops() || driver.rescue_due_before(next, now) {
+        if !driver.prepare_sleep(next, now) {
             continue;
         }
         let deadline = driver.instant_of(next);
@@ -235,4 +225,24 @@ fn run(driver: &Driver, config: &Config) {
     }
     // Shutdown step 2: pending entries and their wakers go with the wheel.
     drop(timers);
+}
+
+/// Steps 1 and 2 of the loop: files the queued timer operations in the
+/// reactor's wheel, fires what is due at `now` there and in the wheels of
+/// workers that let their timers wait (see "Rescue" in `driver.rs`), pushing
+/// the wakers to `fired`, and returns when timers next need a look.
+pub(crate) fn turn_timers(
+    driver: &Driver,
+    timers: &mut Timers,
+    now: u64,
+    fired: &mut Vec<Waker>,
+) -> u64 {
+    driver.take_ops(|op| match op {
+        Op::Insert(entry) => timers.file(entry),
+        Op::Cancel(entry) => timers.remove(&entry),
+    });
+    driver.set_wheel_now(now);
+    timers.fire(now, fired);
+    let rescue = driver.rescue(now, fired);
+    timers.next_deadline().unwrap_or(u64::MAX).min(rescue)
 }

@@ -27,12 +27,12 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 
 use aiolos_timer::{Key, Wheel};
-use parking_lot::Mutex;
+
+use crate::loom::{AtomicU8, Mutex, Ordering};
 
 const NEW: u8 = 0;
 const QUEUED: u8 = 1;

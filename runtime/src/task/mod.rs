@@ -16,6 +16,8 @@ mod error;
 mod handle;
 mod id;
 mod info;
+#[cfg(all(test, loom))]
+mod loom_tests;
 pub(crate) mod owned;
 pub(crate) mod raw;
 pub(crate) mod state;

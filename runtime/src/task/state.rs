@@ -6,9 +6,12 @@
 //!
 //! - [`SCHEDULED`]: a `Notified` for the task sits in (or is on its way to) a
 //!   queue, or the task was woken while [`RUNNING`]. Only the holder of that
-//!   `Notified` may run the task. Waking a task that is already scheduled does
-//!   nothing; waking a running task only sets the flag, and the runner pushes
-//!   the task again when the poll returns (that is how a yield is seen).
+//!   `Notified` may run the task. Waking a task that is already scheduled
+//!   pushes nothing; waking a running task only sets the flag, and the runner
+//!   pushes the task again when the poll returns (that is how a yield is
+//!   seen). Every wake of an unfinished task writes the word (if only its
+//!   old value), so the run it leads to acquires what the waker did before
+//!   waking.
 //! - [`RUNNING`]: one thread owns the future: it is polling it, or dropping it.
 //! - [`FINISHING`]: the future has returned `Ready`, panicked, or been dropped.
 //!   From here on `cancel()` no longer takes effect.
@@ -238,14 +241,18 @@ impl State {
     /// must push a `Notified` (a reference was added for it).
     pub(crate) fn wake_by_ref(&self) -> bool {
         self.update(|cur| {
-            if cur & RUNNING != 0 {
-                if cur & SCHEDULED != 0 {
-                    (None, false)
-                } else {
-                    (Some(cur | SCHEDULED), false)
-                }
-            } else if cur & (COMPLETE | SCHEDULED) != 0 {
+            if cur & COMPLETE != 0 {
                 (None, false)
+            } else if cur & SCHEDULED != 0 {
+                // Queued already, or woken already while running: nothing
+                // to push, but still write the word (unchanged), so that
+                // this wake is a release the next run's acquire pairs with
+                // and the poll it leads to sees what the waker did before
+                // waking. A load alone would leave that poll free to miss
+                // it, and the wake-up would be lost.
+                (Some(cur), false)
+            } else if cur & RUNNING != 0 {
+                (Some(cur | SCHEDULED), false)
             } else {
                 (Some((cur | SCHEDULED) + REF_ONE), true)
             }
