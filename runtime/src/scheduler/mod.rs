@@ -90,7 +90,7 @@ impl Shared {
         let (stealers, due_stealers): (Vec<_>, Vec<_>) = stealers.into_iter().unzip();
         Shared {
             counters: (0..n).map(|_| CachePadded::default()).collect(),
-            clock: Clock::new(driver.origin()),
+            clock: Clock::new(driver.origin(), config.slow_poll_threshold),
             injector: Injector::new(),
             due_injector: Injector::new(),
             stealers: stealers.into_boxed_slice(),
@@ -223,6 +223,10 @@ impl Shared {
     /// Wakes one sleeping worker if nobody is searching.
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
+            // A worker wakes, so the coarse clock is kept fresh again: clear
+            // its stale mark now rather than when the worker gets to run
+            // (`clock.rs`, step 2; one clock read beside a futex wake).
+            self.clock.refresh();
             self.parkers[index].unpark();
         }
     }

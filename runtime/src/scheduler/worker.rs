@@ -57,7 +57,7 @@
 //! The worker counts its polls, steals, parks, LIFO-slot hits and slow
 //! polls in its own block of `Shared::counters` (a relaxed load and store
 //! each, see `runtime/metrics.rs`), and keeps the coarse clock fresh
-//! (`clock.rs`): when it starts, every [`GLOBAL_INTERVAL`] ticks, and each
+//! (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and each
 //! time it comes back from a park; the last worker to park marks it stale.
 //!
 //! # Shutdown
@@ -83,6 +83,9 @@ use crate::task::raw::Notified;
 
 /// How often the injector is checked first.
 const GLOBAL_INTERVAL: u32 = 61;
+
+/// How often (in ticks, a power of two) the coarse clock is refreshed.
+const CLOCK_INTERVAL: u32 = 256;
 
 /// How many LIFO-slot tasks may run back to back.
 const MAX_LIFO_STREAK: u32 = 3;
@@ -330,6 +333,13 @@ impl Local {
         if self.shared.due_backlog.load(Ordering::Relaxed) == 0 {
             return None;
         }
+        self.steal_due()
+    }
+
+    /// Half of the first sibling's due queue that has tasks (kept out of
+    /// `pop_due`, which is on every task's path, so that stays small).
+    #[inline(never)]
+    fn steal_due(&self) -> Option<Notified> {
         let n = self.shared.due_stealers.len();
         let task = (1..n).find_map(|i| {
             let victim = &self.shared.due_stealers[(self.index + i) % n];
@@ -356,8 +366,10 @@ impl Local {
         self.due_streak.set(0);
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick.is_multiple_of(GLOBAL_INTERVAL) {
+        if tick & (CLOCK_INTERVAL - 1) == 0 {
             self.shared.clock.refresh();
+        }
+        if tick.is_multiple_of(GLOBAL_INTERVAL) {
             // Tasks whose I/O became ready join the back of our queue.
             self.poll_io();
             // Timer wake-ups the reactor fired first (they are late).

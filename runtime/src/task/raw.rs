@@ -316,7 +316,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // must not be stale (see `scheduler/clock.rs`).
     let clock = &header.shared.clock;
     let slow = if S::ON_WORKERS {
-        header.shared.config.slow_poll_threshold
+        clock.slow_poll_threshold()
     } else {
         None
     };
