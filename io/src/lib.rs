@@ -103,5 +103,5 @@ pub use timer::{Fired, TimerEntry, Timers, REACTOR};
 /// Held by every unit test that opens fds: one test closes an fd and
 /// `dup2`s onto its number, which must not be another test's fd by then
 /// (unit tests run on parallel threads of one process).
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) static TEST_FDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
