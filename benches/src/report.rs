@@ -121,9 +121,15 @@ pub enum Cell {
 /// with each median divided by the `baseline` runtime's median.
 pub fn table(rows: &[(String, Vec<(String, Cell)>)], baseline: &str) -> String {
     let mut out = String::new();
+    // The runtime column fits the longest name (`aiolos-debug`, `--with`
+    // columns), at least 8 wide.
+    let rw = rows
+        .iter()
+        .flat_map(|(_, cells)| cells.iter().map(|(rt, _)| rt.chars().count()))
+        .fold(8, usize::max);
     let _ = writeln!(
         out,
-        "{:<15} {:<8} {:>11} {:>11} {:>11} {:>9}",
+        "{:<15} {:<rw$} {:>11} {:>11} {:>11} {:>9}",
         "workload",
         "runtime",
         "median",
@@ -131,7 +137,7 @@ pub fn table(rows: &[(String, Vec<(String, Cell)>)], baseline: &str) -> String {
         "max",
         format!("/{baseline}")
     );
-    let _ = writeln!(out, "{}", "-".repeat(15 + 1 + 8 + 3 * 12 + 10));
+    let _ = writeln!(out, "{}", "-".repeat(15 + 1 + rw + 3 * 12 + 10));
     for (workload, cells) in rows {
         let base = cells.iter().find_map(|(rt, c)| match c {
             Cell::Measured(s) if rt == baseline => Some(s.median),
@@ -142,10 +148,10 @@ pub fn table(rows: &[(String, Vec<(String, Cell)>)], baseline: &str) -> String {
             match cell {
                 Cell::Measured(s) => {
                     let ratio =
-                        base.map_or_else(|| "n/a".to_string(), |b| format!("{:.2}x", s.median / b));
+                        base.map_or_else(|| "n/a".to_string(), |b| format!("{:.3}x", s.median / b));
                     let _ = writeln!(
                         out,
-                        "{:<15} {:<8} {:>11} {:>11} {:>11} {:>9}",
+                        "{:<15} {:<rw$} {:>11} {:>11} {:>11} {:>9}",
                         name,
                         rt,
                         fmt_ns(s.median),
@@ -155,7 +161,7 @@ pub fn table(rows: &[(String, Vec<(String, Cell)>)], baseline: &str) -> String {
                     );
                 }
                 Cell::Failed(why) => {
-                    let _ = writeln!(out, "{name:<15} {rt:<8} FAILED: {why}");
+                    let _ = writeln!(out, "{name:<15} {rt:<rw$} FAILED: {why}");
                 }
             }
         }
@@ -244,6 +250,10 @@ pub fn metrics_lines(workload: &str, per_runtime: &[(String, Vec<(String, Stats)
             groups.push(g);
         }
     }
+    let rw = per_runtime
+        .iter()
+        .map(|(rt, _)| rt.chars().count())
+        .fold(8, usize::max);
     let mut out = String::new();
     for group in groups {
         let _ = writeln!(
@@ -264,7 +274,7 @@ pub fn metrics_lines(workload: &str, per_runtime: &[(String, Vec<(String, Stats)
             } else {
                 parts.join("   ")
             };
-            let _ = writeln!(out, "{:<15} {rt:<8} {line}", "");
+            let _ = writeln!(out, "{:<15} {rt:<rw$} {line}", "");
         }
     }
     out

@@ -1,7 +1,10 @@
 //! The three runtimes behind one small interface, so each workload is written
 //! once and only the scheduler differs.
 //!
-//! - [`Aiolos`] runs `aiolos::Runtime::builder().worker_threads(n)`.
+//! - [`Aiolos`] runs `aiolos::Runtime::builder().worker_threads(n)`;
+//!   [`AiolosDebug`] the same with `.debug(true)` (asyncio's debug mode:
+//!   every poll timed against a 100 ms slow-poll threshold), to measure what
+//!   leaving debug mode on costs.
 //! - [`Tokio`] runs `tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all()`,
 //!   the runtime tokio's own `benches/rt_multi_threaded.rs` builds.
 //! - [`Smol`] is one `async_executor::Executor` run by `n` threads, each in
@@ -203,16 +206,24 @@ pub struct Aiolos {
     rt: aiolos::Runtime,
 }
 
+impl Aiolos {
+    /// Builds the runtime, in debug mode if `debug`.
+    fn build_with(workers: usize, debug: bool) -> Result<Self, String> {
+        let rt = aiolos::Runtime::builder()
+            .worker_threads(workers)
+            .debug(debug)
+            .build()
+            .map_err(|e| format!("aiolos runtime build failed: {e}"))?;
+        Ok(Aiolos { rt })
+    }
+}
+
 impl Rt for Aiolos {
     const NAME: &'static str = "aiolos";
     type Spawner = aiolos::Handle;
 
     fn build(workers: usize) -> Result<Self, String> {
-        let rt = aiolos::Runtime::builder()
-            .worker_threads(workers)
-            .build()
-            .map_err(|e| format!("aiolos runtime build failed: {e}"))?;
-        Ok(Aiolos { rt })
+        Aiolos::build_with(workers, false)
     }
 
     fn spawner(&self) -> aiolos::Handle {
@@ -221,6 +232,28 @@ impl Rt for Aiolos {
 
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
         self.rt.block_on(fut)
+    }
+}
+
+/// The aiolos runtime in debug mode (`Builder::debug(true)`): what the
+/// slow-poll check costs when left on.
+#[derive(Debug)]
+pub struct AiolosDebug(Aiolos);
+
+impl Rt for AiolosDebug {
+    const NAME: &'static str = "aiolos-debug";
+    type Spawner = aiolos::Handle;
+
+    fn build(workers: usize) -> Result<Self, String> {
+        Aiolos::build_with(workers, true).map(AiolosDebug)
+    }
+
+    fn spawner(&self) -> aiolos::Handle {
+        self.0.spawner()
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.0.block_on(fut)
     }
 }
 

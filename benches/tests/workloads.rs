@@ -5,7 +5,7 @@
 //! `tcp_echo` runs with its full 50 connections but fewer round trips each
 //! ([`TEST_ECHO_ROUNDS`]), through the same function the benchmark calls.
 
-use aiolos_benches::rt::{Aiolos, Rt, Smol, Tokio};
+use aiolos_benches::rt::{Aiolos, AiolosDebug, Rt, Smol, Tokio};
 use aiolos_benches::workloads::{self, Workload, ECHO_CONNS};
 
 /// Round trips per `tcp_echo` connection here (the benchmark makes 2 000).
@@ -70,6 +70,11 @@ fn workloads_pass_on_smol() {
 #[test]
 fn workloads_pass_on_aiolos() {
     all_workloads_pass::<Aiolos>(2);
+}
+
+#[test]
+fn workloads_pass_on_aiolos_in_debug_mode() {
+    all_workloads_pass::<AiolosDebug>(2);
 }
 
 #[test]

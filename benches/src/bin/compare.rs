@@ -2,8 +2,16 @@
 //!
 //! ```text
 //! cargo run --release -p aiolos-benches --bin compare -- [--workers N] [--runs R] [--only a,b]
-//!     [--runtimes aiolos,tokio,smol] [--iters K] [--timeout SECS]
+//!     [--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH]... [--baseline NAME]
+//!     [--iters K] [--timeout SECS]
 //! ```
+//!
+//! `aiolos-debug` is aiolos with `Builder::debug(true)` (not run unless
+//! named). `--with NAME=PATH` adds a column NAME measured by another build
+//! of this binary at PATH (its `aiolos` runtime): aiolos at another commit,
+//! say, run interleaved with this one so both see the same machine, for a
+//! before/after comparison of a change (`--baseline NAME` divides by its
+//! medians instead of tokio's).
 //!
 //! # Protocol
 //!
@@ -40,13 +48,18 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use aiolos_benches::report::{self, Cell, Stats};
-use aiolos_benches::rt::{Aiolos, Rt, Smol, Tokio};
+use std::path::PathBuf;
+
+use aiolos_benches::rt::{Aiolos, AiolosDebug, Rt, Smol, Tokio};
 use aiolos_benches::workloads::{Metrics, Workload};
 
-/// Runtimes in the order each round runs them.
-const RUNTIMES: [&str; 3] = [Aiolos::NAME, Tokio::NAME, Smol::NAME];
-/// The runtime every median is divided by.
-const BASELINE: &str = Tokio::NAME;
+/// Runtimes run when `--runtimes` is not given, in the order each round
+/// runs them.
+const DEFAULT_RUNTIMES: [&str; 3] = [Aiolos::NAME, Tokio::NAME, Smol::NAME];
+/// Every runtime this binary can measure itself.
+const KNOWN_RUNTIMES: [&str; 4] = [Aiolos::NAME, AiolosDebug::NAME, Tokio::NAME, Smol::NAME];
+/// The runtime every median is divided by, unless `--baseline` names another.
+const DEFAULT_BASELINE: &str = Tokio::NAME;
 /// Child exit code: a workload's check failed.
 const EXIT_CHECK_FAILED: u8 = 2;
 /// Child exit code: the runtime could not be built.
@@ -61,8 +74,10 @@ struct Opts {
     runs: usize,
     /// Workloads to run.
     workloads: Vec<Workload>,
-    /// Runtimes to run.
-    runtimes: Vec<&'static str>,
+    /// Columns to measure, in the order each round runs them.
+    runtimes: Vec<Column>,
+    /// The column every median is divided by.
+    baseline: String,
     /// Overrides every workload's timed iteration count.
     iters: Option<u32>,
     /// Seconds before a child is declared hung.
@@ -71,21 +86,49 @@ struct Opts {
     child: Option<(String, Workload)>,
 }
 
+/// One column of the table: a runtime, measured by a child of some build
+/// of this binary.
+#[derive(Debug, Clone)]
+struct Column {
+    /// The column's name in the table.
+    name: String,
+    /// The binary to run as the child (`None`: this one).
+    exe: Option<PathBuf>,
+    /// The runtime the child is asked for.
+    runtime: &'static str,
+}
+
+impl Column {
+    /// A runtime this binary measures itself.
+    fn own(runtime: &'static str) -> Column {
+        Column {
+            name: runtime.to_owned(),
+            exe: None,
+            runtime,
+        }
+    }
+}
+
 const USAGE: &str = "usage: compare [--workers N] [--runs R] [--only WORKLOAD,..] \
-[--runtimes aiolos,tokio,smol] [--iters K] [--timeout SECS]
+[--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH].. [--baseline NAME] \
+[--iters K] [--timeout SECS]
+  --with NAME=PATH   also measure the aiolos of another build of compare (e.g. another commit)
+  --baseline NAME    divide medians by this column's (default tokio, else the first column)
 workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking,
-           timers_churn, timers_sleep, tcp_echo";
+           timers_churn, timers_sleep, tcp_echo, mutex_contended, mpsc_fanin, gather_many";
 
 fn parse_args() -> Result<Opts, String> {
     let mut opts = Opts {
         workers: report::nproc(),
         runs: 7,
         workloads: Workload::ALL.to_vec(),
-        runtimes: RUNTIMES.to_vec(),
+        runtimes: DEFAULT_RUNTIMES.map(Column::own).to_vec(),
+        baseline: String::new(),
         iters: None,
         timeout: Duration::from_secs(120),
         child: None,
     };
+    let mut extra = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().ok_or(format!("{arg} needs {what}"));
@@ -104,13 +147,31 @@ fn parse_args() -> Result<Opts, String> {
                 opts.runtimes = value("runtime names")?
                     .split(',')
                     .map(|n| {
-                        RUNTIMES
+                        KNOWN_RUNTIMES
                             .into_iter()
                             .find(|r| *r == n.trim())
+                            .map(Column::own)
                             .ok_or(format!("unknown runtime `{n}`"))
                     })
                     .collect::<Result<_, _>>()?;
             }
+            "--with" => {
+                let spec = value("NAME=PATH")?;
+                let (name, path) = spec
+                    .split_once('=')
+                    .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+                    .ok_or(format!("--with takes NAME=PATH, not `{spec}`"))?;
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    return Err(format!("--with {name}: no file at {}", path.display()));
+                }
+                extra.push(Column {
+                    name: name.to_owned(),
+                    exe: Some(path),
+                    runtime: Aiolos::NAME,
+                });
+            }
+            "--baseline" => opts.baseline = value("a column name")?,
             "--child" => {
                 let rt = value("a runtime")?;
                 let w = value("a workload")?;
@@ -123,6 +184,24 @@ fn parse_args() -> Result<Opts, String> {
     }
     if opts.workers == 0 || opts.runs == 0 || opts.iters == Some(0) {
         return Err("--workers, --runs and --iters must be at least 1".into());
+    }
+    opts.runtimes.extend(extra);
+    for (i, c) in opts.runtimes.iter().enumerate() {
+        if opts.runtimes[..i].iter().any(|d| d.name == c.name) {
+            return Err(format!("two columns are named `{}`", c.name));
+        }
+    }
+    if opts.baseline.is_empty() {
+        opts.baseline = match opts.runtimes.iter().find(|c| c.name == DEFAULT_BASELINE) {
+            Some(c) => c.name.clone(),
+            None => opts
+                .runtimes
+                .first()
+                .map(|c| c.name.clone())
+                .unwrap_or_default(),
+        };
+    } else if !opts.runtimes.iter().any(|c| c.name == opts.baseline) {
+        return Err(format!("--baseline `{}` is not a column", opts.baseline));
     }
     Ok(opts)
 }
@@ -147,6 +226,7 @@ fn main() -> ExitCode {
             let iters = opts.iters.unwrap_or(w.iters());
             match rt.as_str() {
                 "aiolos" => child::<Aiolos>(*w, opts.workers, iters),
+                "aiolos-debug" => child::<AiolosDebug>(*w, opts.workers, iters),
                 "tokio" => child::<Tokio>(*w, opts.workers, iters),
                 "smol" => child::<Smol>(*w, opts.workers, iters),
                 other => {
@@ -237,7 +317,8 @@ fn parent(opts: &Opts) -> ExitCode {
     for round in 1..=opts.runs {
         for (wi, w) in opts.workloads.iter().enumerate() {
             for (ri, rt) in opts.runtimes.iter().enumerate() {
-                let out = run_child(&exe, rt, *w, opts);
+                let out = run_child(rt.exe.as_ref().unwrap_or(&exe), rt.runtime, *w, opts);
+                let rt = &rt.name;
                 match &out {
                     Outcome::Time(ns, metrics) => eprintln!(
                         "[round {round}/{}] {w:<15} {rt:<7} {}{}",
@@ -268,14 +349,14 @@ fn parent(opts: &Opts) -> ExitCode {
                 .map(|(rt, outs)| {
                     let cell = summarize(outs);
                     any_failed |= matches!(cell, Cell::Failed(_));
-                    (rt.to_string(), cell)
+                    (rt.name.clone(), cell)
                 })
                 .collect();
             (w.name().to_string(), cells)
         })
         .collect();
     println!();
-    print!("{}", report::table(&rows, BASELINE));
+    print!("{}", report::table(&rows, &opts.baseline));
     let extra = extra_metrics(opts, &results);
     if !extra.is_empty() {
         println!();
@@ -283,7 +364,13 @@ fn parent(opts: &Opts) -> ExitCode {
     }
     println!();
     println!("time per iteration (one iteration = one whole workload); median/min/max over runs;");
-    println!("/{BASELINE} = median divided by {BASELINE}'s median (lower is faster).");
+    let base = &opts.baseline;
+    println!("/{base} = median divided by {base}'s median (lower is faster).");
+    for c in &opts.runtimes {
+        if let Some(exe) = &c.exe {
+            println!("  {}: the aiolos of {}", c.name, exe.display());
+        }
+    }
     for w in &opts.workloads {
         let iters = opts.iters.unwrap_or(w.iters());
         println!(
@@ -330,7 +417,7 @@ fn extra_metrics(opts: &Opts, results: &[Vec<Vec<Outcome>>]) -> String {
                         Outcome::Failed(_) => None,
                     })
                     .collect();
-                (rt.to_string(), report::metric_stats(&runs))
+                (rt.name.clone(), report::metric_stats(&runs))
             })
             .collect();
         out.push_str(&report::metrics_lines(w.name(), &per_runtime));
