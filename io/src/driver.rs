@@ -533,6 +533,15 @@ impl Driver {
         }
     }
 
+    /// Wakes the reactor if it sleeps past `deadline` (nanoseconds since the
+    /// origin): a worker that woke asks this way for the turn a
+    /// [`BusyTick`](crate::BusyTick) promises within its period.
+    pub fn turn_by(&self, deadline: u64) {
+        if deadline < self.sleep_until.load(Ordering::SeqCst) {
+            self.notify();
+        }
+    }
+
     /// The reactor's half of the protocol (no late timer): publishes its
     /// sleep target, then looks at the operation queue and the workers'
     /// deadlines once more. True when it may sleep until `target`; false
@@ -569,7 +578,7 @@ fn rescue_at(next: u64, now: u64) -> u64 {
         .max(now.saturating_add(MS))
 }
 
-fn duration_ns(d: Duration) -> u64 {
+pub(crate) fn duration_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

@@ -27,6 +27,7 @@
 //!     wake_batch: Box::new(|wakers, _| wakers.drain(..).for_each(Waker::wake)),
 //!     workers: 0,
 //!     all_parked: Box::new(|| true),
+//!     busy_tick: None,
 //! })
 //! .unwrap();
 //! let driver = reactor.driver().clone();
@@ -95,7 +96,7 @@ mod timer;
 
 pub use async_fd::Async;
 pub use driver::{Driver, IO_CHECK, RESCUE_AFTER};
-pub use reactor::{Config, Hook, Reactor, WakeBatch, Woken};
+pub use reactor::{BusyTick, Config, Hook, Reactor, WakeBatch, Woken};
 pub use registration::Registration;
 pub use source::{Direction, Source};
 pub use timer::{Fired, TimerEntry, Timers, REACTOR};

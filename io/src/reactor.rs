@@ -17,7 +17,11 @@
 //!    I/O event, or a `notify`.
 //!    While the I/O watch is not armed, wake every [`IO_CHECK`] to check
 //!    that running workers still poll for I/O, and arm it if they do not
-//!    (see "I/O duty" in `driver.rs`).
+//!    (see "I/O duty" in `driver.rs`). With a [`BusyTick`] (the scheduler's
+//!    debug mode), wake at least every tick while a worker is awake, and
+//!    after publishing the target ask once more whether one is: one that
+//!    woke since may have read the old target and not asked for a turn
+//!    ([`Driver::turn_by`]).
 //! 5. When the watch fired: take the I/O events, dispatch them to their
 //!    sources (see `source.rs`), hand the woken readers and writers to the
 //!    scheduler in one batch, and yield the CPU once so they can run before
@@ -35,6 +39,7 @@ use std::io;
 use std::sync::Arc;
 use std::task::Waker;
 use std::thread;
+use std::time::Duration;
 
 use polling::Events;
 
@@ -73,6 +78,32 @@ pub struct Config {
     /// Whether every worker is parked (then the reactor keeps the I/O
     /// watch armed; see "I/O duty" in `driver.rs`).
     pub all_parked: Box<dyn Fn() -> bool + Send + 'static>,
+    /// Turn regularly while a worker is awake, and say so at each turn
+    /// (`None`: turn only for timers, I/O and notifications).
+    pub busy_tick: Option<BusyTick>,
+}
+
+/// A reactor that turns at least every `period` while a worker is awake:
+/// the scheduler's debug mode keeps a coarse clock moving this way while a
+/// worker is stuck in a long poll. A worker that wakes asks for a turn
+/// within the period with [`Driver::turn_by`].
+pub struct BusyTick {
+    /// The longest time between turns while a worker is awake.
+    pub period: Duration,
+    /// Runs at every turn (twice on a turn that ends in a sleep) with the
+    /// clock reading of the turn (nanoseconds since the driver's origin),
+    /// and says whether a worker is awake. It must read what a waking
+    /// worker writes before its `turn_by` with `SeqCst` (the two sides of
+    /// the lost-turn check in the loop's step 4).
+    pub on_turn: Box<dyn Fn(u64) -> bool + Send + 'static>,
+}
+
+impl fmt::Debug for BusyTick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BusyTick")
+            .field("period", &self.period)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Config {
@@ -152,9 +183,12 @@ fn run(driver: &Driver, config: &Config) {
     // when to check next.
     let mut seen_polls = driver.io_polls.load(Ordering::Relaxed);
     let mut check_at = 0;
+    let busy_tick = config.busy_tick.as_ref();
+    let tick_ns = busy_tick.map(|t| crate::driver::duration_ns(t.period).max(1));
     while !driver.shutdown.load(Ordering::Acquire) {
         // 1 and 2. Timer operations, then expired timers.
         let now = driver.now();
+        let ticking = busy_tick.is_some_and(|t| (t.on_turn)(now));
         let mut next = turn_timers(driver, &mut timers, now, &mut fired);
 
         // For metrics: our wheel's size (a store only when it changed).
@@ -187,7 +221,18 @@ fn run(driver: &Driver, config: &Config) {
                 next = next.min(check_at);
             }
         }
+        // While a worker is awake, no longer than the busy tick.
+        if let (true, Some(tick)) = (ticking, tick_ns) {
+            next = next.min(now.saturating_add(tick));
+        }
         if !driver.prepare_sleep(next, now) {
+            continue;
+        }
+        if !ticking && busy_tick.is_some_and(|t| (t.on_turn)(now)) {
+            // A worker woke after our look; it read the sleep target
+            // either after we published it (and asked for a turn) or
+            // before, in which case we see it awake here (both sides are
+            // SeqCst): take another turn, ticking this time.
             continue;
         }
         let deadline = driver.instant_of(next);

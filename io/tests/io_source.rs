@@ -75,6 +75,7 @@ fn reactor() -> Reactor {
         wake_batch: Box::new(|w, _| w.drain(..).for_each(Waker::wake)),
         workers: 0,
         all_parked: Box::new(|| true),
+        busy_tick: None,
     })
     .unwrap()
 }

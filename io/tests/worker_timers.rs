@@ -60,6 +60,7 @@ fn reactor(workers: usize) -> (Reactor, Arc<AtomicUsize>) {
         }),
         workers,
         all_parked: Box::new(|| true),
+        busy_tick: None,
     })
     .unwrap();
     (reactor, timer_batches)

@@ -172,6 +172,87 @@ fn debug_mode_reports_polls_over_100_ms_and_no_threshold_reports_none() {
     assert_eq!(plain.handle().metrics().total_slow_polls(), 0);
 }
 
+#[test]
+fn a_task_blocking_a_runtime_that_was_idle_is_reported() {
+    // Thresholds from 16 ms up are timed by the coarse clock, which nobody
+    // moves while every worker sleeps: the worker that wakes for the task
+    // must set it going again (the reactor's busy tick) before it blocks.
+    let _wd = watchdog("blocking_after_idle", 120);
+    capture_logs();
+    let rt = aiolos::Runtime::builder()
+        .worker_threads(2)
+        .slow_poll_threshold(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    // Idle for a while (every worker parks; not needed for the assertions,
+    // which hold either way, but the case this test is about).
+    std::thread::sleep(Duration::from_millis(300));
+    let t = rt.spawn(async {
+        std::thread::sleep(Duration::from_millis(800));
+    });
+    let id = t.id();
+    join_ok(t, "blocking task after idle");
+    let lines = lines_about(id);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(took_seconds(&lines[0]) >= 0.8, "{lines:?}");
+}
+
+#[test]
+fn a_poll_under_the_threshold_and_the_one_after_it_are_not_reported() {
+    // One worker, so the polls follow each other on it: a long poll (under
+    // the threshold) must leave neither itself nor the next, quick, poll
+    // reported, and a poll over the threshold after them still is.
+    let _wd = watchdog("under_threshold", 120);
+    capture_logs();
+    let rt = aiolos::Runtime::builder()
+        .worker_threads(1)
+        .slow_poll_threshold(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let handle = rt.handle();
+    let (long, quick, slow) = rt.block_on(async {
+        let long = aiolos::spawn(async {
+            std::thread::sleep(Duration::from_millis(400));
+        });
+        let quick = aiolos::spawn(async {
+            aiolos::yield_now().await;
+        });
+        let slow = aiolos::spawn(async {
+            std::thread::sleep(Duration::from_millis(1500));
+        });
+        let ids = (long.id(), quick.id(), slow.id());
+        let _ = aiolos::gather!(long, quick, slow).await;
+        ids
+    });
+    assert_eq!(lines_about(long), Vec::<String>::new());
+    assert_eq!(lines_about(quick), Vec::<String>::new());
+    let lines = lines_about(slow);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(took_seconds(&lines[0]) >= 1.5, "{lines:?}");
+    assert_eq!(handle.metrics().total_slow_polls(), 1);
+}
+
+#[test]
+fn thresholds_under_16_ms_are_timed_by_the_real_clock() {
+    let _wd = watchdog("precise_threshold", 120);
+    capture_logs();
+    let rt = aiolos::Runtime::builder()
+        .worker_threads(1)
+        .slow_poll_threshold(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let t = rt.spawn(async {
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    let id = t.id();
+    join_ok(t, "blocking task, precise timing");
+    let lines = lines_about(id);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let took = took_seconds(&lines[0]);
+    assert!(took >= 0.2, "{lines:?}");
+    assert!(rt.handle().metrics().total_slow_polls() >= 1);
+}
+
 /// What the panic hook saw: id → (name, message, times seen).
 type Seen = Arc<Mutex<HashMap<TaskId, (Option<String>, Option<String>, usize)>>>;
 

@@ -24,6 +24,7 @@ pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
 use crate::loom::Arc;
 use crate::scheduler::{
+    clock::tick_for,
     worker::{Local, Queues},
     Shared,
 };
@@ -85,6 +86,20 @@ impl Runtime {
         let scheduler: StdArc<OnceLock<Arc<Shared>>> = StdArc::new(OnceLock::new());
         let for_reactor = scheduler.clone();
         let for_watch = scheduler.clone();
+        let for_tick = scheduler.clone();
+        // Debug mode's coarse poll timing: the reactor keeps the coarse
+        // clock moving while a worker is awake (`scheduler/clock.rs`).
+        let busy_tick = tick_for(config.slow_poll_threshold).map(|period| aiolos_io::BusyTick {
+            period,
+            on_turn: Box::new(move |now| match for_tick.get() {
+                Some(shared) => {
+                    shared.clock.set_if_live(now);
+                    !shared.idle.all_parked()
+                }
+                // The workers are starting (they start awake).
+                None => true,
+            }),
+        });
         let reactor = aiolos_io::Reactor::start(aiolos_io::Config {
             thread_name: format!("{}-reactor", config.thread_name),
             on_thread_start: config.on_thread_start.clone(),
@@ -98,6 +113,7 @@ impl Runtime {
                 Some(shared) => shared.idle.all_parked(),
                 None => true,
             }),
+            busy_tick,
         })?;
         let shared = Arc::new(Shared::new(stealers, config, reactor.driver().clone()));
         let _ = scheduler.set(shared.clone());

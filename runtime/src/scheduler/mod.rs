@@ -220,6 +220,18 @@ impl Shared {
         }
     }
 
+    /// A worker came back from a park: it keeps the coarse clock fresh
+    /// again, and in debug mode asks the reactor to turn within a tick if
+    /// it sleeps longer (`clock.rs`, step 4: the clock must move while this
+    /// worker polls).
+    pub(crate) fn worker_woke(&self) {
+        self.clock.refresh();
+        if let Some(tick) = self.clock.tick() {
+            let by = self.clock.coarse().saturating_add(tick.as_nanos() as u64);
+            self.driver.turn_by(by);
+        }
+    }
+
     /// Wakes one sleeping worker if nobody is searching.
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {

@@ -69,6 +69,7 @@
 //!    every task still in the owned list (dropping their futures).
 
 use std::cell::Cell;
+use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
 use std::task::Waker;
 
@@ -103,6 +104,9 @@ pub(crate) struct Local {
     index: usize,
     /// The runtime (this `Arc` keeps it alive while the worker runs).
     shared: Arc<Shared>,
+    /// This worker's block of `shared.counters`, reached without an index
+    /// (it is bumped on every task: one load fewer than through `shared`).
+    counters: NonNull<WorkerCounters>,
     /// The local run queue; siblings steal from its other end.
     queue: Deque<Notified>,
     /// The task to run next.
@@ -159,6 +163,7 @@ impl Local {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
         Local {
             index,
+            counters: NonNull::from(&*shared.counters[index]),
             shared,
             queue: queues.queue,
             lifo: Cell::new(None),
@@ -179,7 +184,10 @@ impl Local {
     /// This worker's metrics counters.
     #[inline]
     fn counters(&self) -> &WorkerCounters {
-        &self.shared.counters[self.index]
+        // SAFETY: `counters` points into `self.shared`, which the `Arc` we
+        // hold keeps alive and never moves (the block is boxed); only
+        // shared references to it exist.
+        unsafe { self.counters.as_ref() }
     }
 
     /// Counts a poll that took longer than the slow-poll threshold.
@@ -222,7 +230,7 @@ impl Local {
     pub(crate) fn run(&self) {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
-        self.shared.clock.refresh();
+        self.shared.worker_woke();
         while !self.shared.is_shutdown() {
             if let Some(task) = self
                 .next_task()
@@ -234,7 +242,7 @@ impl Local {
             }
             self.park();
             // Time has passed, and we may be the only one awake.
-            self.shared.clock.refresh();
+            self.shared.worker_woke();
         }
         // Shutdown step 2: let go of queued tasks and of the timers (with
         // the wakers they hold); the owned list cancels the tasks once every

@@ -2,8 +2,11 @@
 //!
 //! - **Slow polls.** With `Builder::slow_poll_threshold(d)` (or
 //!   `Builder::debug(true)`, which sets asyncio's 100 ms), every poll of a
-//!   task on a worker reads the clock before and after (the only clock
-//!   reads this mode adds); a poll that took longer than `d` is logged
+//!   task on a worker is timed: by the runtime's coarse clock, which the
+//!   reactor keeps moving while a worker is stuck, and a real clock read
+//!   only for a poll the coarse clock finds long (thresholds under 16 ms:
+//!   two real clock reads per poll; see `scheduler/clock.rs`, "Timing
+//!   polls"); a poll that took longer than `d` is logged
 //!   through the `log` facade at `warn` level, target `aiolos`, worded as
 //!   asyncio words it (`Executing <Task id=7 name="blocker" spawned at
 //!   src/main.rs:20:5> took 0.150 seconds`), and counted in the polling
@@ -19,14 +22,16 @@
 //!   where the panic happened, but not which task it was). A hook that
 //!   panics is ignored.
 
+use std::cell::Cell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::PanicPayload;
 use super::id::TaskId;
 use super::owned::SpawnSite;
 use super::raw::Header;
+use crate::scheduler::clock::Timing;
 
 /// A task that panicked, as [`Builder::on_task_panic`]'s hook sees it.
 ///
@@ -134,11 +139,60 @@ impl fmt::Display for Label<'_> {
     }
 }
 
-/// Logs a poll that took `took`, longer than the threshold, and counts it
-/// on this worker.
+thread_local! {
+    /// When the poll running on this worker started, by the real clock
+    /// (thresholds timed precisely only).
+    static POLL_START: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// A poll starts on this worker with precise timing: note the time.
 #[cold]
 #[inline(never)]
-pub(crate) fn report_slow_poll(header: &Header, took: Duration) {
+pub(crate) fn poll_starts() {
+    POLL_START.with(|s| s.set(Some(Instant::now())));
+}
+
+/// A poll on this worker ended in debug mode: decides whether it took
+/// longer than the slow-poll threshold, and if so logs it and counts it on
+/// this worker. With precise timing it began at the time [`poll_starts`]
+/// noted. With coarse timing it began at the task's poll stamp (to about a
+/// millisecond); a poll the coarse clock finds long ([`Clock::suspect`])
+/// ends at a real clock reading, which also refreshes the coarse clock
+/// (`clock.rs`, "Timing polls").
+///
+/// [`Clock::suspect`]: crate::scheduler::clock::Clock::suspect
+#[cold]
+#[inline(never)]
+pub(crate) fn poll_ended(header: &Header) {
+    let clock = &header.shared.clock;
+    let Some(threshold) = clock.slow_poll_threshold() else {
+        return;
+    };
+    let took = match clock.timing() {
+        Timing::Off => return,
+        Timing::Precise => match POLL_START.with(Cell::take) {
+            Some(t) => t.elapsed(),
+            None => return,
+        },
+        Timing::Coarse => {
+            let start = header.poll_started();
+            if !clock.suspect(start) {
+                return;
+            }
+            let now = clock.precise();
+            // The poll held this worker: the coarse reading may lag.
+            clock.set(now);
+            Duration::from_nanos(now.saturating_sub(start))
+        }
+    };
+    if took > threshold {
+        report_slow_poll(header, took);
+    }
+}
+
+/// Logs a poll that took `took`, longer than the threshold, and counts it
+/// on this worker.
+fn report_slow_poll(header: &Header, took: Duration) {
     log::warn!(
         target: "aiolos",
         "Executing {} took {:.3} seconds",

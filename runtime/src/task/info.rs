@@ -7,19 +7,19 @@
 //! A task's spawn and the start of each poll are stamped with the
 //! runtime's coarse clock (`scheduler/clock.rs`), which costs a load, not a
 //! clock read: a stamp may be late by about a millisecond plus the time its
-//! worker went without reading the clock (61 short polls, or one long poll).
-//! With slow-poll detection on, polls are stamped with the real clock. The
-//! last poll is kept in milliseconds, in 32 bits that wrap: "time since the
-//! last poll" is right to the millisecond for a task idle less than 24 days
-//! (half the range, so that a stamp a moment newer than the reading reads as
-//! zero), and never reported as more than the task's age.
+//! worker went without reading the clock (256 short polls, or one long
+//! poll). The last poll is kept in units of `2^20` ns (1.05 ms), in 32 bits
+//! that wrap: "time since the last poll" is right to about a millisecond
+//! for a task idle less than 26 days (half the range, so that a stamp a
+//! moment newer than the reading reads as zero), and never reported as more
+//! than the task's age.
 
 use std::panic::Location;
 use std::time::Duration;
 
 use super::id::TaskId;
 use super::owned::SpawnSite;
-use super::raw::Header;
+use super::raw::{Header, POLL_STAMP_SHIFT};
 use super::state;
 use crate::loom::Ordering;
 
@@ -84,15 +84,18 @@ impl TaskInfo {
         let since_spawn = now.saturating_sub(site.spawned_at);
         let polls = header.polls.load(Ordering::Relaxed);
         let since_last_poll = (polls > 0).then(|| {
-            let last = header.last_poll_ms.load(Ordering::Relaxed);
-            let now_ms = (now / 1_000_000) as u32;
-            let ms = u64::from(now_ms.wrapping_sub(last));
+            let last = header.last_poll.load(Ordering::Relaxed);
+            let now_units = (now >> POLL_STAMP_SHIFT) as u32;
+            let units = u64::from(now_units.wrapping_sub(last));
             // A stamp from a clock read after `now` (another thread's) wraps
             // to a huge value: take it as "just now", and never exceed the age.
-            let ns = if ms > u64::from(u32::MAX / 2) {
+            // Otherwise the stamp rounded down to its unit, so the time since
+            // it is never less than the truth.
+            let ns = if units > u64::from(u32::MAX / 2) {
                 0
             } else {
-                ms * 1_000_000
+                let mask = (1 << POLL_STAMP_SHIFT) - 1;
+                (units << POLL_STAMP_SHIFT) + (now & mask)
             };
             Duration::from_nanos(ns.min(since_spawn))
         });

@@ -8,7 +8,9 @@
 //! Each poll is counted and stamped in the header by the thread that owns
 //! `RUNNING` (a relaxed load and stores, and one load of the runtime's
 //! coarse clock, see `scheduler/clock.rs`); with a slow-poll threshold set,
-//! a poll on a worker is also timed with two real clock reads (`debug.rs`).
+//! a poll on a worker is also timed: by one more load of the coarse clock
+//! after it, or for thresholds under 16 ms by two real clock reads
+//! (`clock.rs`, "Timing polls"; the report is in `debug.rs`).
 //!
 //! # Completing a task
 //!
@@ -35,7 +37,6 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 use super::debug;
 use super::error::TaskError;
@@ -44,12 +45,13 @@ use super::owned::{Callback, SpawnSite, UNLINKED};
 use super::state::{self, State, ToIdle, ToRunning};
 use super::waker;
 use crate::loom::{Arc, AtomicU32, AtomicU64, Ordering, UnsafeCell};
+use crate::scheduler::clock::Timing;
 use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
 ///
 /// The introspection fields cost 8 bytes: the header grew from 64 to 72
-/// bytes for `polls` (`last_poll_ms` fills what was padding after
+/// bytes for `polls` (`last_poll` fills what was padding after
 /// `owned_slot`). What is written once and read only by introspection
 /// (spawn location and time) lives in the task's owned-list slot instead
 /// (`owned.rs`): a 24-byte header growth was measured to slow a benchmark
@@ -65,11 +67,12 @@ pub(crate) struct Header {
     /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
     /// written only under that shard's lock.
     pub(crate) owned_slot: UnsafeCell<u32>,
-    /// When the last poll started: milliseconds since the runtime clock's
-    /// origin, wrapping (see `info.rs`), from the coarse clock unless
-    /// slow-poll detection reads the real one. Written only by the thread
-    /// that owns `RUNNING`; meaningless while `polls` is 0.
-    pub(crate) last_poll_ms: AtomicU32,
+    /// When the last poll started, from the coarse clock: nanoseconds since
+    /// the runtime clock's origin shifted right by [`POLL_STAMP_SHIFT`]
+    /// (units of about a millisecond), wrapping (see `info.rs`). Written
+    /// only by the thread that owns `RUNNING`; meaningless while `polls`
+    /// is 0.
+    pub(crate) last_poll: AtomicU32,
     /// Polls so far. Written only by the thread that owns `RUNNING`, with a
     /// relaxed load and store (no read-modify-write).
     pub(crate) polls: AtomicU64,
@@ -82,6 +85,10 @@ pub(crate) struct Header {
     pub(crate) join_waker: UnsafeCell<Option<Waker>>,
 }
 
+/// `Header::last_poll` keeps nanoseconds in units of `1 << 20` (1.05 ms):
+/// a shift, where milliseconds would cost a division on every poll.
+pub(crate) const POLL_STAMP_SHIFT: u32 = 20;
+
 impl Header {
     /// Records the start of a poll at `now` (nanoseconds since the clock's
     /// origin). Only the thread that owns `RUNNING` calls this.
@@ -89,9 +96,22 @@ impl Header {
     fn record_poll(&self, now: u64) {
         let polls = self.polls.load(Ordering::Relaxed);
         self.polls.store(polls + 1, Ordering::Relaxed);
-        // Wrapping on purpose: see `info.rs`.
-        self.last_poll_ms
-            .store((now / 1_000_000) as u32, Ordering::Relaxed);
+        // Truncating on purpose: the stamp wraps (see `info.rs`).
+        self.last_poll
+            .store((now >> POLL_STAMP_SHIFT) as u32, Ordering::Relaxed);
+    }
+
+    /// When the running poll started, as [`record_poll`](Header::record_poll)
+    /// stamped it, rounded down to its unit: nanoseconds since the clock's
+    /// origin, close to the coarse clock's present reading (the stamp's
+    /// dropped high bits are taken from there). Only the thread that owns
+    /// `RUNNING` calls this, during or right after its poll.
+    pub(crate) fn poll_started(&self) -> u64 {
+        let now = self.shared.clock.coarse() >> POLL_STAMP_SHIFT;
+        let stamp = u64::from(self.last_poll.load(Ordering::Relaxed));
+        // The stamp is at most 2^32 units (52 days) older than `now`.
+        let elapsed = (now as u32).wrapping_sub(stamp as u32);
+        now.saturating_sub(u64::from(elapsed)) << POLL_STAMP_SHIFT
     }
 }
 
@@ -248,7 +268,7 @@ where
             vtable: &Cell::<F, S>::VTABLE,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
-            last_poll_ms: AtomicU32::new(0),
+            last_poll: AtomicU32::new(0),
             polls: AtomicU64::new(0),
             name: name.map(|n| Box::new(TaskName(n.into_boxed_str()))),
             shared,
@@ -311,21 +331,21 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }
     }
 
-    // Stamp the poll: with the coarse clock on a worker, unless slow polls
-    // are timed (then the real one, read anyway); a blocking job's stamp
-    // must not be stale (see `scheduler/clock.rs`).
+    // Stamp the poll with the coarse clock; a blocking job's stamp must not
+    // be stale, and blocking jobs are not timed (see `scheduler/clock.rs`).
     let clock = &header.shared.clock;
-    let slow = if S::ON_WORKERS {
-        clock.slow_poll_threshold()
+    let start = if S::ON_WORKERS {
+        clock.coarse()
     } else {
-        None
+        clock.for_stamp()
     };
-    let started = slow.map(|_| Instant::now());
-    header.record_poll(match started {
-        Some(t) => clock.ns_of(t),
-        None if S::ON_WORKERS => clock.coarse(),
-        None => clock.for_stamp(),
-    });
+    header.record_poll(start);
+    // Debug mode's precise timing reads the real clock now. (Nothing of
+    // debug mode is kept in registers across the poll: each check reloads
+    // the setting, so without it the poll costs a load and a branch more.)
+    if S::ON_WORKERS && clock.timing() == Timing::Precise {
+        debug::poll_starts();
+    }
 
     // A waker borrowed from our reference: cloning it adds one.
     // SAFETY: the cell outlives the poll (we hold a reference).
@@ -346,11 +366,9 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
             })
         }))
     };
-    if let (Some(threshold), Some(started)) = (slow, started) {
-        let took = started.elapsed();
-        if took > threshold {
-            debug::report_slow_poll(header, took);
-        }
+    // Debug mode: was that poll slow? (`clock.rs`, "Timing polls".)
+    if S::ON_WORKERS && header.shared.clock.timing() != Timing::Off {
+        debug::poll_ended(header);
     }
 
     match res {
