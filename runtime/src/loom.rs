@@ -139,26 +139,146 @@ pub(crate) mod model {
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
 
-    /// Wakes a loom thread parked in [`block_on`].
-    struct Unparker(::loom::thread::Thread);
+    use ::loom::sync::atomic::AtomicBool;
+    use ::loom::sync::atomic::Ordering::AcqRel;
+
+    /// The waker [`block_on`] polls with: records the wake-up, then unparks
+    /// the polling thread.
+    ///
+    /// The park token alone is not a reliable record under loom 0.7.3:
+    /// `loom::thread::yield_now` sets the yielding thread's state to `Yield`
+    /// and the scheduler later makes it plain `Runnable`, so an unpark the
+    /// thread received before it yielded (`Runnable { unparked: true }`) is
+    /// forgotten, where std keeps the token until the next `park`
+    /// (`loom_forgets_an_unpark_across_yield_now` below). Code under test
+    /// yields in its spin loops, e.g. the mpsc `AtomicWaker::register`
+    /// right after it woke its own task because a sender held the slot. A
+    /// helper that parked on the token alone turned that self-wake into a
+    /// deadlock report that cannot happen on std, nor on aiolos's
+    /// scheduler, whose task state word keeps a wake-up that arrives during
+    /// a poll.
+    struct Unparker {
+        /// The thread polling in `block_on`.
+        thread: ::loom::thread::Thread,
+        /// A wake-up arrived since `block_on` last looked: the model of a
+        /// task's notified bit. A loom atomic, so that what the waker wrote
+        /// happens before the re-poll, as a real wake-up orders it.
+        woken: AtomicBool,
+    }
 
     impl std::task::Wake for Unparker {
         fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &std::sync::Arc<Self>) {
+            // Record first: the unpark may be forgotten, the flag is not.
+            // An RMW, not a store: loom 0.7.3 lets a later RMW read past a
+            // plain store from another thread that it does not see in its
+            // modification order (loom#254), even one that happens before
+            // it through this unpark, so `block_on`'s `swap(false)` could
+            // miss a stored `true` and park for good.
+            self.woken.swap(true, AcqRel);
+            self.thread.unpark();
         }
     }
 
-    /// Polls `fut` on this loom thread, parking between polls: a lost
-    /// wake-up leaves the thread parked forever, which loom reports.
+    /// Polls `fut` on this loom thread, parking until it is woken between
+    /// polls: a lost wake-up leaves the thread parked forever, which loom
+    /// reports.
     pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
         let mut fut = std::pin::pin!(fut);
-        let waker = Waker::from(std::sync::Arc::new(Unparker(::loom::thread::current())));
+        let unparker = std::sync::Arc::new(Unparker {
+            thread: ::loom::thread::current(),
+            woken: AtomicBool::new(false),
+        });
+        let waker = Waker::from(unparker.clone());
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
                 return v;
             }
-            ::loom::thread::park();
+            // Sleep until a wake-up is recorded (one from during the poll
+            // counts). Nothing between the swap and `park` yields, so an
+            // unpark that lands there leaves a token that `park` consumes;
+            // a token left over from an earlier wake-up only costs a loop.
+            while !unparker.woken.swap(false, AcqRel) {
+                ::loom::thread::park();
+            }
+        }
+    }
+
+    mod tests {
+        use std::future::poll_fn;
+        use std::task::Poll;
+
+        use super::block_on;
+
+        /// The loom behaviour `Unparker` works around: `unpark` then
+        /// `yield_now` then `park` returns at once on std but deadlocks in
+        /// loom 0.7.3, whose `yield_now` drops the pending token. If loom
+        /// starts keeping the token, this test fails and the comment on
+        /// `Unparker` can say so.
+        #[test]
+        #[should_panic(expected = "deadlock")]
+        fn loom_forgets_an_unpark_across_yield_now() {
+            loom::model(|| {
+                let other = loom::thread::spawn(|| {});
+                loom::thread::current().unpark();
+                loom::thread::yield_now();
+                loom::thread::park();
+                other.join().unwrap();
+            });
+        }
+
+        /// A future that wakes itself and then yields (as the mpsc
+        /// receiver's waker registration does when a sender holds the slot)
+        /// is polled again.
+        #[test]
+        fn block_on_keeps_a_self_wake_across_yield_now() {
+            loom::model(|| {
+                let other = loom::thread::spawn(|| {});
+                let mut polls = 0;
+                block_on(poll_fn(|cx| {
+                    polls += 1;
+                    if polls == 2 {
+                        return Poll::Ready(());
+                    }
+                    cx.waker().wake_by_ref();
+                    loom::thread::yield_now();
+                    Poll::Pending
+                }));
+                other.join().unwrap();
+            });
+        }
+
+        /// A wake-up from another thread, after `block_on` looked for one
+        /// and found none, gets the future polled again (with a plain store
+        /// as the record this deadlocks under loom 0.7.3). The waking
+        /// thread is not joined: loom 0.7.3 aborts if it unparks a thread
+        /// that is blocked in `join` (loom#249).
+        #[test]
+        fn block_on_sees_a_wake_from_another_thread() {
+            use loom::sync::atomic::{AtomicBool, Ordering::*};
+            use loom::sync::Arc;
+
+            loom::model(|| {
+                let done = Arc::new(AtomicBool::new(false));
+                let mut waker_thread = None;
+                block_on(poll_fn(|cx| {
+                    if done.load(Acquire) {
+                        return Poll::Ready(());
+                    }
+                    if waker_thread.is_none() {
+                        let (d, waker) = (done.clone(), cx.waker().clone());
+                        waker_thread = Some(loom::thread::spawn(move || {
+                            d.store(true, Release);
+                            waker.wake();
+                        }));
+                    }
+                    Poll::Pending
+                }));
+            });
         }
     }
 }

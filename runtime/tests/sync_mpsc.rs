@@ -324,6 +324,46 @@ fn senders_on_plain_threads_reach_a_receiver_parked_on_another() {
 }
 
 #[test]
+fn capacity_one_hand_offs_between_plain_threads_never_strand_the_receiver() {
+    // The scenario of the loom model `a_sender_waiting_for_room_is_handed_it_by_recv`
+    // (every message but the first waits for the room `recv` hands back,
+    // then the senders leave) on real threads, many times over. A lost
+    // wake-up strands one side: the receiver gives up after `LONG`, a stuck
+    // sender trips the watchdog. (The narrow race the loom model reaches,
+    // the receiver registering while a sender is inside `AtomicWaker::wake`,
+    // is too short to be hit here; `rx_waker.rs` tests that step directly.)
+    const ROUNDS: u32 = 500;
+    const PER_SENDER: u32 = 50;
+    const SENDERS: usize = 2;
+    let _wd = watchdog("capacity_one_hand_offs", 240);
+    for round in 0..ROUNDS {
+        let (tx, mut rx) = mpsc::channel::<(usize, u32)>(1);
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|p| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    for i in 0..PER_SENDER {
+                        simple_block_on(tx.send((p, i))).unwrap();
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut next = [0u32; SENDERS];
+        loop {
+            let got = block_on_within(rx.recv(), LONG).unwrap_or_else(|| {
+                panic!("round {round}: receiver stranded after {next:?} (lost wake-up)")
+            });
+            let Some((p, i)) = got else { break };
+            assert_eq!(i, next[p], "round {round}: sender {p} out of order");
+            next[p] += 1;
+        }
+        assert_eq!(next, [PER_SENDER; SENDERS], "round {round}: lost messages");
+        senders.into_iter().for_each(|t| t.join().unwrap());
+    }
+}
+
+#[test]
 fn eight_producers_on_two_workers_bounded_every_message_once_in_order() {
     let _wd = watchdog("fan_in_bounded", 120);
     fan_in(Some(1024), 20_000);

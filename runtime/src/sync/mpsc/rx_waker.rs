@@ -196,4 +196,28 @@ mod tests {
         rx.notify();
         assert_eq!(counter.0.load(SeqCst), 1, "woken after unpark");
     }
+
+    #[test]
+    fn a_receiver_registering_while_a_sender_wakes_is_told_to_poll_again() {
+        // The step the loom models reach with three preemptions: a sender
+        // is between taking the slot (`WAKING`) and releasing it, and took
+        // nothing from it, when the receiver registers. The waker cannot be
+        // stored, so `park` wakes it at once; the receiver's executor polls
+        // it again and that registration succeeds.
+        let counter = StdArc::new(Counting(Count::new(0)));
+        let waker = Waker::from(counter.clone());
+        let rx = RxWaker::new();
+        rx.waker.state.store(WAKING, SeqCst);
+        rx.park(&waker);
+        assert_eq!(counter.0.load(SeqCst), 1, "not told to poll again");
+        // The sender releases the slot; the next sender's wake-up finds
+        // `parked` set and an empty slot, and wakes nobody.
+        rx.waker.state.store(WAITING, SeqCst);
+        rx.notify();
+        assert_eq!(counter.0.load(SeqCst), 1);
+        // The second poll registers, so the next event wakes the receiver.
+        rx.park(&waker);
+        rx.notify();
+        assert_eq!(counter.0.load(SeqCst), 2, "second registration not woken");
+    }
 }
