@@ -123,7 +123,7 @@ impl<'a> Label<'a> {
     pub(crate) fn of(header: &'a Header) -> Label<'a> {
         Label {
             id: header.id,
-            name: header.name.as_deref().map(|n| &*n.0),
+            name: header.name(),
             location: header.shared.owned.site(header).location,
         }
     }
@@ -215,7 +215,7 @@ pub(crate) fn report_panic(header: &Header, payload: &PanicPayload, site: Option
     let site = site.unwrap_or_else(|| header.shared.owned.site(header));
     let report = TaskPanic {
         id: header.id,
-        name: header.name.as_deref().map(|n| &*n.0),
+        name: header.name(),
         spawned_at: site.location,
         payload,
     };

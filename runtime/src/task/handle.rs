@@ -155,7 +155,7 @@ impl<T> Task<T> {
 
     /// The name given with [`task::Builder::name`](crate::task::Builder::name).
     pub fn name(&self) -> Option<&str> {
-        self.header().name.as_deref().map(|n| &*n.0)
+        self.header().name()
     }
 
     /// Lets the task run on without a handle: the same as dropping it,

@@ -101,7 +101,7 @@ impl TaskInfo {
         });
         TaskInfo {
             id: header.id,
-            name: header.name.as_deref().map(|n| n.0.to_string()),
+            name: header.name().map(str::to_owned),
             state: TaskState::from_word(header.state.load()),
             polls,
             since_spawn: Duration::from_nanos(since_spawn),

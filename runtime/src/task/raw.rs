@@ -50,13 +50,14 @@ use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
 ///
-/// The introspection fields cost 8 bytes: the header grew from 64 to 72
-/// bytes for `polls` (`last_poll` fills what was padding after
-/// `owned_slot`); each poll writes only the first 16 bytes of it (see
-/// `polls`). What is written once and read only by introspection
-/// (spawn location and time) lives in the task's owned-list slot instead
-/// (`owned.rs`): a 24-byte header growth was measured to slow a benchmark
-/// of 100 000 short tasks (`gather_many`) by about a quarter.
+/// 64 bytes on 64-bit targets. The introspection fields (`polls`,
+/// `last_poll`) took the place of the name, which a named task keeps in
+/// front of its cell instead ([`NamedCell`]): names are rare, and every
+/// byte here is paid by every task (8 more bytes cost `spawn_local` about
+/// 2%, 24 more slowed `gather_many`, 100 000 short tasks, by a quarter).
+/// What is written once and read only by introspection (spawn location
+/// and time) lives in the task's owned-list slot (`owned.rs`). Each poll
+/// writes only the first 16 bytes (see `polls`).
 #[repr(C)]
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`).
@@ -84,8 +85,6 @@ pub(crate) struct Header {
     /// otherwise only read by a poll, see `polls`); meaningless while
     /// `polls` is 0.
     pub(crate) last_poll: AtomicU32,
-    /// The name given at spawn (behind a thin pointer: names are rare).
-    pub(crate) name: Option<Box<TaskName>>,
     /// The runtime the task belongs to.
     pub(crate) shared: Arc<Shared>,
     /// The waker of whoever awaits the `Task` handle; ownership is handed
@@ -98,6 +97,14 @@ pub(crate) struct Header {
 pub(crate) const POLL_STAMP_SHIFT: u32 = 20;
 
 impl Header {
+    /// The name given at spawn, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        // SAFETY: `self` is a live header (we have a reference to it) and
+        // the vtable is its cell's; the name lives as long as the cell, so
+        // as long as the borrow of `self`.
+        unsafe { (self.vtable.name)(NonNull::from(self)).map(|n| &*n.as_ptr()) }
+    }
+
     /// Records the start of a poll at `now` (nanoseconds since the clock's
     /// origin). Only the thread that owns `RUNNING` calls this.
     #[inline]
@@ -125,10 +132,6 @@ impl Header {
     }
 }
 
-/// A task's name; boxed again in the header to keep the pointer thin.
-#[derive(Debug)]
-pub(crate) struct TaskName(pub(crate) Box<str>);
-
 /// Size of a task's header: the per-task cost on top of its future.
 pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
 
@@ -150,6 +153,9 @@ pub(crate) struct Vtable {
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// Queues the task (`is_yield`: it woke itself during its own poll).
     pub(crate) schedule: fn(Notified, bool),
+    /// The name given at spawn, if any (see [`NamedCell`]). The caller
+    /// holds a reference, and the name lives as long as the cell.
+    pub(crate) name: unsafe fn(NonNull<Header>) -> Option<NonNull<str>>,
 }
 
 /// How a kind of task is queued: on the workers, or on the blocking pool.
@@ -246,6 +252,16 @@ struct Cell<F: Future, S> {
     _kind: PhantomData<S>,
 }
 
+/// The allocation of a named task: its name in front of the cell. The
+/// header pointer still points at the cell, so everything but freeing the
+/// allocation and finding the name (the two entries of
+/// [`Cell::NAMED_VTABLE`] that differ) treats it as any other task.
+#[repr(C)]
+struct NamedCell<F: Future, S> {
+    name: Box<str>,
+    cell: Cell<F, S>,
+}
+
 impl<F: Future + 'static, S: Schedule> Cell<F, S> {
     const VTABLE: Vtable = Vtable {
         poll: poll::<F, S>,
@@ -255,6 +271,14 @@ impl<F: Future + 'static, S: Schedule> Cell<F, S> {
         drop_output: drop_output::<F, S>,
         dealloc: dealloc::<F, S>,
         schedule: S::schedule,
+        name: no_name,
+    };
+
+    /// The vtable of a cell inside a [`NamedCell`].
+    const NAMED_VTABLE: Vtable = Vtable {
+        dealloc: dealloc_named::<F, S>,
+        name: name_of::<F, S>,
+        ..Self::VTABLE
     };
 
     /// # Safety
@@ -279,22 +303,30 @@ where
     F: Future + 'static,
     S: Schedule,
 {
-    let cell = Box::new(Cell::<F, S> {
+    let cell = |vtable| Cell::<F, S> {
         header: Header {
             state: State::new(),
-            vtable: &Cell::<F, S>::VTABLE,
+            polls: AtomicU64::new(0),
+            vtable,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
             last_poll: AtomicU32::new(0),
-            polls: AtomicU64::new(0),
-            name: name.map(|n| Box::new(TaskName(n.into_boxed_str()))),
             shared,
             join_waker: UnsafeCell::new(None),
         },
         stage: UnsafeCell::new(Stage::Running(future)),
         _kind: PhantomData,
-    });
-    NonNull::from(Box::leak(cell)).cast()
+    };
+    match name {
+        None => NonNull::from(Box::leak(Box::new(cell(&Cell::<F, S>::VTABLE)))).cast(),
+        Some(name) => {
+            let named = Box::leak(Box::new(NamedCell {
+                name: name.into_boxed_str(),
+                cell: cell(&Cell::<F, S>::NAMED_VTABLE),
+            }));
+            NonNull::from(&named.cell).cast()
+        }
+    }
 }
 
 /// Completes a task that was never shared (spawned after shutdown) as
@@ -509,8 +541,9 @@ unsafe fn complete<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
 
     // Release the runner's reference and the owned list's.
     if header.state.ref_dec(2) {
-        // SAFETY: those were the last references.
-        unsafe { dealloc::<F, S>(ptr) };
+        // SAFETY: those were the last references. (Through the vtable: a
+        // named task's allocation is not a bare `Cell<F, S>`.)
+        unsafe { (header.vtable.dealloc)(ptr) };
     }
 }
 
@@ -567,13 +600,50 @@ unsafe fn dealloc<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
 }
 
+/// The `NamedCell` around the cell whose header is at `ptr`.
+///
+/// # Safety
+///
+/// `ptr` must be the header of the cell of a `NamedCell<F, S>` (its vtable
+/// is `Cell::<F, S>::NAMED_VTABLE`).
+unsafe fn named_cell<F: Future, S>(ptr: NonNull<Header>) -> NonNull<NamedCell<F, S>> {
+    let offset = std::mem::offset_of!(NamedCell<F, S>, cell);
+    // SAFETY: the cell sits `offset` bytes into its `NamedCell`, which is
+    // one allocation, so stepping back stays inside it.
+    unsafe { ptr.cast::<u8>().sub(offset).cast() }
+}
+
+unsafe fn dealloc_named<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: as in `dealloc`; the cell was allocated inside a
+    // `Box<NamedCell<F, S>>` in `allocate` (the vtable that led here says so).
+    let named = unsafe { Box::from_raw(named_cell::<F, S>(ptr).as_ptr()) };
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(named)));
+}
+
+unsafe fn no_name(_: NonNull<Header>) -> Option<NonNull<str>> {
+    None
+}
+
+unsafe fn name_of<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) -> Option<NonNull<str>> {
+    // SAFETY: the caller holds a reference, so the `NamedCell` (which the
+    // vtable that led here says this is) is alive; its name is never
+    // written after `allocate`.
+    let name: &str = unsafe { &named_cell::<F, S>(ptr).as_ref().name };
+    Some(NonNull::from(name))
+}
+
 #[cfg(all(test, not(loom), target_pointer_width = "64"))]
 mod tests {
     #[test]
-    fn the_header_is_72_bytes_on_64_bit_targets() {
-        // 64 before the introspection fields (poll count and stamp); a
-        // change here is a change of every task's memory cost, which
+    fn the_header_is_64_bytes_on_64_bit_targets() {
+        // A change here is a change of every task's memory cost, which
         // benchmarks with many short tasks feel (see `Header`).
-        assert_eq!(super::HEADER_SIZE, 72);
+        assert_eq!(super::HEADER_SIZE, 64);
+    }
+
+    #[test]
+    fn polls_shares_the_16_bytes_of_the_state_word() {
+        // See `Header::polls`: every poll writes both.
+        assert_eq!(std::mem::offset_of!(super::Header, polls), 8);
     }
 }
