@@ -1,6 +1,7 @@
 //! Loom models of the timer handshake (`--cfg loom`): registrars and the
 //! reactor, in every interleaving of the real `Driver` and `TimerEntry`
-//! code.
+//! code; and of the busy tick's handshake (a waking worker's `turn_by`
+//! against the reactor publishing its target).
 //!
 //! The reactor is the real loop's timer steps (`turn_timers`, then
 //! `prepare_sleep`), run at a fixed time until it may sleep; its wait in the
@@ -242,5 +243,45 @@ fn a_waker_stored_as_the_timer_fires_is_the_one_woken() {
         assert_eq!((woken.wakes(), unwoken.wakes()), (1, 0));
         assert_eq!(Arc::strong_count(&first), 1);
         assert_eq!(Arc::strong_count(&second), 1);
+    });
+}
+
+#[test]
+fn a_worker_that_wakes_as_the_reactor_stops_ticking_gets_its_ticks() {
+    // The busy tick (`BusyTick`, the scheduler's debug mode): while a worker
+    // is awake the reactor turns at least every tick. Here it was ticking
+    // (its last turn published a target one tick ahead), then saw every
+    // worker parked and, with no timer, publishes "no target". A worker
+    // wakes meanwhile: it marks itself awake (in the scheduler, a SeqCst
+    // read-modify-write of the idle state) and asks for a turn with
+    // `turn_by`. The loop's step 4 asks "is a worker awake?" once more
+    // after publishing its target; either that look sees the worker, or
+    // the worker's `turn_by` sees the new target and notifies.
+    const TICK: u64 = MS;
+    loom::model(|| {
+        let driver = Arc::new(Driver::new(1).unwrap());
+        let mut timers = Timers::new(REACTOR);
+        assert!(driver.prepare_sleep(TICK, 0));
+        // (The shim's atomic: see `loom.rs` on loom's initial values.)
+        let awake = Arc::new(crate::loom::AtomicBool::new(false));
+
+        let worker = {
+            let (driver, awake) = (driver.clone(), awake.clone());
+            thread::spawn(move || {
+                awake.swap(true, SeqCst);
+                driver.turn_by(TICK / 2 + TICK);
+            })
+        };
+        // The reactor's turn at half a tick: the look at the workers
+        // (`on_turn`), then the timer steps and the published target.
+        let ticking = awake.load(SeqCst);
+        let target = reactor_turn(&driver, &mut timers, TICK / 2);
+        let looked_again = !ticking && awake.load(SeqCst);
+        worker.join().unwrap();
+
+        assert!(
+            ticking || target <= TICK / 2 + TICK || looked_again || notified(&driver),
+            "the reactor sleeps until {target} with a worker awake, and nobody woke it"
+        );
     });
 }
