@@ -175,7 +175,16 @@ impl Builder {
     /// A task that blocks its worker (`std::thread::sleep`, a long
     /// computation, a blocking call) shows up here; move that work to
     /// [`spawn_blocking`](crate::spawn_blocking). `spawn_blocking` jobs
-    /// themselves are not timed. It costs two clock reads per poll.
+    /// themselves are not timed.
+    ///
+    /// From 16 ms up, polls are timed by the runtime's coarse clock (a load
+    /// before and after each poll), which the reactor keeps moving while a
+    /// worker is awake, turning at least every `threshold / 16` (10 ms at
+    /// most); only a poll the coarse clock finds half the threshold long
+    /// gets a real clock read, which decides. A reported duration may
+    /// exceed the truth by that tick, and a poll that much shorter than the
+    /// threshold may be reported. Shorter thresholds are timed exactly,
+    /// with two clock reads around every poll.
     ///
     /// ```
     /// use std::time::Duration;
