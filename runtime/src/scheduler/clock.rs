@@ -20,15 +20,18 @@
 //! 2. The last worker to park marks the reading [`STALE`]: with no worker
 //!    running, nobody refreshes it often, and a task spawned from outside
 //!    (or a blocking job) would otherwise be stamped with the time the
-//!    runtime went idle. Whoever wakes a parked worker refreshes it (and so
-//!    clears the mark) as it does: from then on a worker is awake again.
-//!    Without that, a thread spawning in a loop onto a runtime whose workers
-//!    keep up (and so keep parking) read the real clock for every spawn
-//!    until the woken worker ran: 3.7% of a `spawn_remote` profile.
+//!    runtime went idle.
 //! 3. Readers on a worker take the reading as it is ([`Clock::coarse`]). A
-//!    spawn or blocking job that finds it stale reads the real clock
-//!    ([`Clock::for_stamp`]); only then, and that spawn is about to wake a
-//!    parked worker, which costs far more.
+//!    spawn or blocking job that finds it stale reads the real clock and
+//!    stores the reading, clearing the mark ([`Clock::for_stamp`]): that
+//!    spawn is about to wake a parked worker (which costs far more, and
+//!    which keeps the clock fresh from then on), and the spawns after it
+//!    take the stored reading. (Without the store, a thread spawning in a
+//!    loop onto a runtime whose workers keep up, and so keep parking, read
+//!    the real clock for every spawn until the woken worker ran: 3.7% of a
+//!    `spawn_remote` profile. Refreshing in the waker's `notify_parked`
+//!    instead put a clock read on the path of every yield that wakes a
+//!    sibling: about 3% of `yield_many`.)
 //! 4. With a slow-poll threshold (debug mode), the reactor also turns at
 //!    least every [`Clock::tick`] while any worker is awake, so the reading
 //!    keeps moving while a worker is stuck in a long poll; a worker back
@@ -44,7 +47,10 @@
 //! the stale mark on while a worker runs (readers then read the real clock
 //! until its next refresh) or clear it just before that worker parks itself
 //! (it marks it again: it is then the last one awake); neither makes a stamp
-//! wrong by more than that. A parked worker never refreshes (not even when
+//! wrong by more than that. A spawner's store racing the last worker's mark
+//! can clear the mark while every worker sleeps; the worker that spawn wakes
+//! refreshes the reading as it starts, so stamps are late at most by the
+//! time that takes. A parked worker never refreshes (not even when
 //! its timed park ends to fire a timer, until it goes back to work), so the
 //! mark stays while all of them sleep, unless the reactor turns meanwhile.
 //!
@@ -212,15 +218,24 @@ impl Clock {
         self.hot.now.load(Ordering::Relaxed) & !STALE
     }
 
-    /// The stored reading, or the real clock if it is stale (step 3).
+    /// The stored reading, or if it is stale the real clock, which is then
+    /// stored (step 3).
     #[inline]
     pub(crate) fn for_stamp(&self) -> u64 {
         let cur = self.hot.now.load(Ordering::Relaxed);
         if cur & STALE == 0 {
             cur
         } else {
-            self.precise()
+            self.refresh_stale()
         }
+    }
+
+    /// Reads the real clock and stores it (clearing the stale mark).
+    #[cold]
+    fn refresh_stale(&self) -> u64 {
+        let now = self.precise();
+        self.set(now);
+        now
     }
 }
 
@@ -254,25 +269,28 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_reading_is_replaced_by_the_next_refresh_and_not_used_for_stamps() {
+    fn a_stale_reading_is_not_used_for_stamps_and_the_first_stamp_refreshes_it() {
         let clock = Clock::new(Instant::now(), None);
         let start = clock.coarse();
         clock.mark_stale();
-        // Workers still see the old reading; stamps read the real clock.
+        // Workers still see the old reading.
         assert_eq!(clock.coarse(), start);
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(clock.for_stamp() >= start + 2_000_000);
         // The reactor's reading leaves the mark (and the reading) alone.
         clock.set_if_live(start + 10 * GRANULARITY);
         assert_eq!(clock.coarse(), start);
-        assert!(clock.for_stamp() >= start + 2_000_000);
-        // A worker's fresh reading clears the mark, even one within the
-        // granularity.
-        clock.set(start + 1);
-        assert_eq!(clock.for_stamp(), start + 1);
-        // Then the reactor's readings are stored too.
-        clock.set_if_live(start + 1 + GRANULARITY);
-        assert_eq!(clock.for_stamp(), start + 1 + GRANULARITY);
+        // A stamp reads the real clock and stores it, clearing the mark.
+        std::thread::sleep(Duration::from_millis(2));
+        let stamp = clock.for_stamp();
+        assert!(stamp >= start + 2_000_000);
+        assert_eq!(clock.coarse(), stamp);
+        assert_eq!(clock.for_stamp(), stamp);
+        // A worker's fresh reading clears the mark too, even one within the
+        // granularity; then the reactor's readings are stored again.
+        clock.mark_stale();
+        clock.set(stamp + 1);
+        assert_eq!(clock.for_stamp(), stamp + 1);
+        clock.set_if_live(stamp + 1 + GRANULARITY);
+        assert_eq!(clock.for_stamp(), stamp + 1 + GRANULARITY);
     }
 
     #[test]

@@ -235,10 +235,6 @@ impl Shared {
     /// Wakes one sleeping worker if nobody is searching.
     pub(crate) fn notify_parked(&self) {
         if let Some(index) = self.idle.worker_to_notify() {
-            // A worker wakes, so the coarse clock is kept fresh again: clear
-            // its stale mark now rather than when the worker gets to run
-            // (`clock.rs`, step 2; one clock read beside a futex wake).
-            self.clock.refresh();
             self.parkers[index].unpark();
         }
     }
