@@ -117,47 +117,68 @@ pub enum Cell {
     Failed(String),
 }
 
+/// The median over rounds of `xs[i] / base[i]`, taking only rounds where
+/// both produced a time (`None` when no round did): each round runs every
+/// runtime back to back, so this ratio cancels drift in machine speed that
+/// the ratio of the two medians does not.
+pub fn paired_ratio(xs: &[Option<f64>], base: &[Option<f64>]) -> Option<f64> {
+    let ratios: Vec<f64> = xs
+        .iter()
+        .zip(base)
+        .filter_map(|(x, b)| Some(x.as_ref()? / b.as_ref()?))
+        .collect();
+    Stats::of(&ratios).map(|s| s.median)
+}
+
+/// One runtime's line of one workload: its name, its times, and its
+/// [`paired_ratio`] against the baseline.
+pub type Row = (String, Cell, Option<f64>);
+
 /// Renders the results table: one block per workload, one line per runtime,
-/// with each median divided by the `baseline` runtime's median.
-pub fn table(rows: &[(String, Vec<(String, Cell)>)], baseline: &str) -> String {
+/// with each median divided by the `baseline` runtime's median, and the
+/// median of the per-round ratios ([`paired_ratio`]).
+pub fn table(rows: &[(String, Vec<Row>)], baseline: &str) -> String {
     let mut out = String::new();
     // The runtime column fits the longest name (`aiolos-debug`, `--with`
     // columns), at least 8 wide.
     let rw = rows
         .iter()
-        .flat_map(|(_, cells)| cells.iter().map(|(rt, _)| rt.chars().count()))
+        .flat_map(|(_, cells)| cells.iter().map(|(rt, ..)| rt.chars().count()))
         .fold(8, usize::max);
     let _ = writeln!(
         out,
-        "{:<15} {:<rw$} {:>11} {:>11} {:>11} {:>9}",
+        "{:<15} {:<rw$} {:>11} {:>11} {:>11} {:>9} {:>9}",
         "workload",
         "runtime",
         "median",
         "min",
         "max",
-        format!("/{baseline}")
+        format!("/{baseline}"),
+        "paired"
     );
-    let _ = writeln!(out, "{}", "-".repeat(15 + 1 + rw + 3 * 12 + 10));
+    let _ = writeln!(out, "{}", "-".repeat(15 + 1 + rw + 3 * 12 + 20));
     for (workload, cells) in rows {
-        let base = cells.iter().find_map(|(rt, c)| match c {
+        let base = cells.iter().find_map(|(rt, c, _)| match c {
             Cell::Measured(s) if rt == baseline => Some(s.median),
             _ => None,
         });
-        for (i, (rt, cell)) in cells.iter().enumerate() {
+        for (i, (rt, cell, paired)) in cells.iter().enumerate() {
             let name = if i == 0 { workload.as_str() } else { "" };
             match cell {
                 Cell::Measured(s) => {
                     let ratio =
                         base.map_or_else(|| "n/a".to_string(), |b| format!("{:.3}x", s.median / b));
+                    let paired = paired.map_or_else(|| "n/a".to_string(), |p| format!("{p:.3}x"));
                     let _ = writeln!(
                         out,
-                        "{:<15} {:<rw$} {:>11} {:>11} {:>11} {:>9}",
+                        "{:<15} {:<rw$} {:>11} {:>11} {:>11} {:>9} {:>9}",
                         name,
                         rt,
                         fmt_ns(s.median),
                         fmt_ns(s.min),
                         fmt_ns(s.max),
-                        ratio
+                        ratio,
+                        paired
                     );
                 }
                 Cell::Failed(why) => {
@@ -289,6 +310,16 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+    }
+
+    #[test]
+    fn paired_ratio_is_the_median_of_per_round_ratios_over_rounds_both_measured() {
+        // Round 2 ran slow for both: the per-round ratios stay 1.1.
+        let x = [Some(11.0), Some(22.0), None, Some(11.0)];
+        let b = [Some(10.0), Some(20.0), Some(10.0), Some(10.0)];
+        let p = paired_ratio(&x, &b).unwrap();
+        assert!((p - 1.1).abs() < 1e-9, "{p}");
+        assert_eq!(paired_ratio(&[None], &[Some(1.0)]), None);
     }
 
     #[test]

@@ -337,11 +337,21 @@ fn parent(opts: &Opts) -> ExitCode {
     }
 
     let mut any_failed = false;
-    let rows: Vec<(String, Vec<(String, Cell)>)> = opts
+    let base_index = opts.runtimes.iter().position(|c| c.name == opts.baseline);
+    let rows: Vec<(String, Vec<report::Row>)> = opts
         .workloads
         .iter()
         .zip(&results)
         .map(|(w, per_rt)| {
+            let times = |outs: &[Outcome]| -> Vec<Option<f64>> {
+                outs.iter()
+                    .map(|o| match o {
+                        Outcome::Time(t, _) => Some(*t),
+                        Outcome::Failed(_) => None,
+                    })
+                    .collect()
+            };
+            let base_times = base_index.map(|i| times(&per_rt[i]));
             let cells = opts
                 .runtimes
                 .iter()
@@ -349,7 +359,10 @@ fn parent(opts: &Opts) -> ExitCode {
                 .map(|(rt, outs)| {
                     let cell = summarize(outs);
                     any_failed |= matches!(cell, Cell::Failed(_));
-                    (rt.name.clone(), cell)
+                    let paired = base_times
+                        .as_ref()
+                        .and_then(|b| report::paired_ratio(&times(outs), b));
+                    (rt.name.clone(), cell, paired)
                 })
                 .collect();
             (w.name().to_string(), cells)
@@ -365,7 +378,10 @@ fn parent(opts: &Opts) -> ExitCode {
     println!();
     println!("time per iteration (one iteration = one whole workload); median/min/max over runs;");
     let base = &opts.baseline;
-    println!("/{base} = median divided by {base}'s median (lower is faster).");
+    println!("/{base} = median divided by {base}'s median (lower is faster); paired = median over");
+    println!(
+        "rounds of the time divided by {base}'s in the same round (steadier on a noisy machine)."
+    );
     for c in &opts.runtimes {
         if let Some(exe) = &c.exe {
             println!("  {}: the aiolos of {}", c.name, exe.display());
