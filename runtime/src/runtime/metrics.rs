@@ -42,11 +42,21 @@ pub(crate) struct WorkerCounters {
     pub(crate) slow_polls: AtomicU64,
 }
 
+/// Whether the runtime keeps its introspection counters and stamps (the
+/// workers' counters, the tasks' poll counts and stamps, spawn sites, the
+/// coarse clock's refreshes, debug mode's timing). Always, except in a
+/// build with `--cfg aiolos_no_introspection`, which exists only to
+/// measure what they cost against the same commit (`benches/README.md`):
+/// there metrics, task dumps and debug mode read zeros.
+pub(crate) const INTROSPECTION: bool = !cfg!(aiolos_no_introspection);
+
 /// Adds one to a counter that only the calling thread writes: a relaxed
 /// load and a relaxed store, so no atomic read-modify-write.
 #[inline]
 pub(crate) fn bump(counter: &AtomicU64) {
-    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    if INTROSPECTION {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 /// A snapshot of one worker's counters and queues.

@@ -19,7 +19,7 @@ pub(crate) use builder::Config;
 pub(crate) use callbacks::Callbacks;
 pub use callbacks::TimerHandle;
 pub use handle::Handle;
-pub(crate) use metrics::{bump, WorkerCounters};
+pub(crate) use metrics::{bump, WorkerCounters, INTROSPECTION};
 pub use metrics::{RuntimeMetrics, WorkerMetrics};
 
 use crate::loom::Arc;

@@ -28,7 +28,7 @@ use crossbeam_utils::CachePadded;
 use crate::blocking::BlockingPool;
 use crate::loom::{Arc, AtomicBool, AtomicUsize, Ordering};
 use crate::park::Parker;
-use crate::runtime::{Callbacks, Config, WorkerCounters};
+use crate::runtime::{Callbacks, Config, WorkerCounters, INTROSPECTION};
 use crate::task::owned::{OwnedTasks, SpawnSite};
 use crate::task::raw::{self, Notified, Schedule};
 use crate::task::{BlockingTask, Task, TaskId};
@@ -182,7 +182,11 @@ impl Shared {
     fn spawn_site(&self, location: &'static Location<'static>) -> SpawnSite {
         SpawnSite {
             location,
-            spawned_at: self.clock.for_stamp(),
+            spawned_at: if INTROSPECTION {
+                self.clock.for_stamp()
+            } else {
+                0
+            },
         }
     }
 
@@ -225,6 +229,9 @@ impl Shared {
     /// it sleeps longer (`clock.rs`, step 4: the clock must move while this
     /// worker polls).
     pub(crate) fn worker_woke(&self) {
+        if !INTROSPECTION {
+            return;
+        }
         self.clock.refresh();
         if let Some(tick) = self.clock.tick() {
             let by = self.clock.coarse().saturating_add(tick.as_nanos() as u64);

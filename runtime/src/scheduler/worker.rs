@@ -79,7 +79,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use super::Shared;
 use crate::loom::{Arc, Ordering};
-use crate::runtime::{bump, WorkerCounters};
+use crate::runtime::{bump, WorkerCounters, INTROSPECTION};
 use crate::task::raw::Notified;
 
 /// How often the injector is checked first.
@@ -374,7 +374,7 @@ impl Local {
         self.due_streak.set(0);
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
-        if tick & (CLOCK_INTERVAL - 1) == 0 {
+        if INTROSPECTION && tick & (CLOCK_INTERVAL - 1) == 0 {
             self.shared.clock.refresh();
         }
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
@@ -443,7 +443,9 @@ impl Local {
             // event since our last poll fires the watch at once).
             shared.driver.watch_io();
             // Nobody keeps the coarse clock fresh either.
-            shared.clock.mark_stale();
+            if INTROSPECTION {
+                shared.clock.mark_stale();
+            }
         }
         loop {
             if shared.is_shutdown() {

@@ -139,8 +139,10 @@ impl OwnedTasks {
             }
         };
         shard.slots[index as usize].task = Some(ptr);
-        shard.sites[index as usize] = site;
-        shard.linked_total += 1;
+        if crate::runtime::INTROSPECTION {
+            shard.sites[index as usize] = site;
+            shard.linked_total += 1;
+        }
         // SAFETY: `owned_slot` is guarded by this shard's lock, which we hold.
         header.owned_slot.with_mut(|s| unsafe { *s = index });
         true

@@ -45,6 +45,7 @@ use super::owned::{Callback, SpawnSite, UNLINKED};
 use super::state::{self, State, ToIdle, ToRunning};
 use super::waker;
 use crate::loom::{Arc, AtomicU32, AtomicU64, Ordering, UnsafeCell};
+use crate::runtime::INTROSPECTION;
 use crate::scheduler::clock::Timing;
 use crate::scheduler::Shared;
 
@@ -383,16 +384,18 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
     // Stamp the poll with the coarse clock; a blocking job's stamp must not
     // be stale, and blocking jobs are not timed (see `scheduler/clock.rs`).
     let clock = &header.shared.clock;
-    let start = if S::ON_WORKERS {
-        clock.coarse()
-    } else {
-        clock.for_stamp()
-    };
-    header.record_poll(start);
+    if INTROSPECTION {
+        let start = if S::ON_WORKERS {
+            clock.coarse()
+        } else {
+            clock.for_stamp()
+        };
+        header.record_poll(start);
+    }
     // Debug mode's precise timing reads the real clock now. (Nothing of
     // debug mode is kept in registers across the poll: each check reloads
     // the setting, so without it the poll costs a load and a branch more.)
-    if S::ON_WORKERS && clock.timing() == Timing::Precise {
+    if INTROSPECTION && S::ON_WORKERS && clock.timing() == Timing::Precise {
         debug::poll_starts();
     }
 
@@ -416,7 +419,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }))
     };
     // Debug mode: was that poll slow? (`clock.rs`, "Timing polls".)
-    if S::ON_WORKERS && header.shared.clock.timing() != Timing::Off {
+    if INTROSPECTION && S::ON_WORKERS && header.shared.clock.timing() != Timing::Off {
         debug::poll_ended(header);
     }
 
