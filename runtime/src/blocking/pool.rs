@@ -170,7 +170,14 @@ impl BlockingPool {
         'outer: loop {
             while let Some(task) = st.queue.pop_front() {
                 drop(st);
-                task.run();
+                // A blocking job's stamp must not be stale (the clock may
+                // have been idle): `for_stamp`, not the worker's reading.
+                let now = if crate::runtime::INTROSPECTION {
+                    task.header().shared.clock.for_stamp()
+                } else {
+                    0
+                };
+                task.run(now);
                 st = self.state.lock();
             }
             if st.shutdown {

@@ -21,7 +21,10 @@
 //!    running, nobody refreshes it often, and a task spawned from outside
 //!    (or a blocking job) would otherwise be stamped with the time the
 //!    runtime went idle.
-//! 3. Readers on a worker take the reading as it is ([`Clock::coarse`]). A
+//! 3. A worker stamps the polls it runs with its own last reading (the one
+//!    it took at its last refresh, handed to the poll: no load of this
+//!    clock on a poll's path); debug mode's timed polls read the stored
+//!    reading ([`Clock::coarse`]), which the reactor keeps moving. A
 //!    spawn or blocking job that finds it stale reads the real clock and
 //!    stores the reading, clearing the mark ([`Clock::for_stamp`]): that
 //!    spawn is about to wake a parked worker (which costs far more, and
@@ -178,9 +181,12 @@ impl Clock {
         ns(self.hot.origin.elapsed())
     }
 
-    /// Reads the real clock and stores the reading (protocol step 1).
-    pub(crate) fn refresh(&self) {
-        self.set(self.precise());
+    /// Reads the real clock and stores the reading (protocol step 1);
+    /// returns it.
+    pub(crate) fn refresh(&self) -> u64 {
+        let now = self.precise();
+        self.set(now);
+        now
     }
 
     /// Stores `now`, a fresh reading, if it is [`GRANULARITY`] newer than
@@ -233,9 +239,7 @@ impl Clock {
     /// Reads the real clock and stores it (clearing the stale mark).
     #[cold]
     fn refresh_stale(&self) -> u64 {
-        let now = self.precise();
-        self.set(now);
-        now
+        self.refresh()
     }
 }
 

@@ -228,15 +228,17 @@ impl Shared {
     /// again, and in debug mode asks the reactor to turn within a tick if
     /// it sleeps longer (`clock.rs`, step 4: the clock must move while this
     /// worker polls).
-    pub(crate) fn worker_woke(&self) {
+    /// Returns the clock reading it took (0 without introspection).
+    pub(crate) fn worker_woke(&self) -> u64 {
         if !INTROSPECTION {
-            return;
+            return 0;
         }
-        self.clock.refresh();
+        let now = self.clock.refresh();
         if let Some(tick) = self.clock.tick() {
-            let by = self.clock.coarse().saturating_add(tick.as_nanos() as u64);
-            self.driver.turn_by(by);
+            self.driver
+                .turn_by(now.saturating_add(tick.as_nanos() as u64));
         }
+        now
     }
 
     /// Wakes one sleeping worker if nobody is searching.

@@ -59,6 +59,8 @@
 //! each, see `runtime/metrics.rs`), and keeps the coarse clock fresh
 //! (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and each
 //! time it comes back from a park; the last worker to park marks it stale.
+//! It keeps its own reading (`Local::now`) and hands it to every poll it
+//! runs as the poll's stamp, with `TIME_POLL` in debug mode.
 //!
 //! # Shutdown
 //!
@@ -77,10 +79,11 @@ use aiolos_io::TimerEntry;
 
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
+use super::clock::Timing;
 use super::Shared;
 use crate::loom::{Arc, Ordering};
 use crate::runtime::{bump, WorkerCounters, INTROSPECTION};
-use crate::task::raw::Notified;
+use crate::task::raw::{Notified, TIME_POLL};
 
 /// How often the injector is checked first.
 const GLOBAL_INTERVAL: u32 = 61;
@@ -115,6 +118,12 @@ pub(crate) struct Local {
     lifo_streak: Cell<u32>,
     /// Tasks run so far (wrapping).
     tick: Cell<u32>,
+    /// This worker's last reading of the coarse clock, which stamps the
+    /// polls it runs (refreshed with the clock, see the module docs), with
+    /// `TIME_POLL` set in debug mode.
+    now: Cell<u64>,
+    /// `TIME_POLL` if the runtime times polls (debug mode), else 0.
+    time_poll: u64,
     /// Whether this worker is counted as searching in `Idle`.
     searching: Cell<bool>,
     /// xorshift state for picking a steal victim.
@@ -161,6 +170,11 @@ impl Queues {
 
 impl Local {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
+        let time_poll = if shared.clock.timing() == Timing::Off {
+            0
+        } else {
+            TIME_POLL
+        };
         Local {
             index,
             counters: NonNull::from(&*shared.counters[index]),
@@ -169,6 +183,8 @@ impl Local {
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
             tick: Cell::new(0),
+            now: Cell::new(0),
+            time_poll,
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
             next_timer: Cell::new(NO_TIMER),
@@ -230,7 +246,7 @@ impl Local {
     pub(crate) fn run(&self) {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
-        self.shared.worker_woke();
+        self.now.set(self.shared.worker_woke() | self.time_poll);
         while !self.shared.is_shutdown() {
             if let Some(task) = self
                 .next_task()
@@ -242,7 +258,7 @@ impl Local {
             }
             self.park();
             // Time has passed, and we may be the only one awake.
-            self.shared.worker_woke();
+            self.now.set(self.shared.worker_woke() | self.time_poll);
         }
         // Shutdown step 2: let go of queued tasks and of the timers (with
         // the wakers they hold); the owned list cancels the tasks once every
@@ -261,7 +277,7 @@ impl Local {
             self.shared.notify_parked();
         }
         bump(&self.counters().polls);
-        task.run();
+        task.run(self.now.get());
     }
 
     /// Files a timer registered by a task on this worker in its wheel.
@@ -375,7 +391,7 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if INTROSPECTION && tick & (CLOCK_INTERVAL - 1) == 0 {
-            self.shared.clock.refresh();
+            self.now.set(self.shared.clock.refresh() | self.time_poll);
         }
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
             // Tasks whose I/O became ready join the back of our queue.

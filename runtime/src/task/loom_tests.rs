@@ -69,7 +69,7 @@ fn run_queued() {
     loop {
         let next = QUEUE.lock().pop_front();
         match next {
-            Some(task) => task.run(),
+            Some(task) => task.run(0),
             None => return,
         }
     }

@@ -6,11 +6,12 @@
 //! `NonNull<Header>` pointers.
 //!
 //! Each poll is counted and stamped in the header by the thread that owns
-//! `RUNNING` (a relaxed load and stores, and one load of the runtime's
-//! coarse clock, see `scheduler/clock.rs`); with a slow-poll threshold set,
-//! a poll on a worker is also timed: by one more load of the coarse clock
-//! after it, or for thresholds under 16 ms by two real clock reads
-//! (`clock.rs`, "Timing polls"; the report is in `debug.rs`).
+//! `RUNNING` (an increment beside the state word, and the caller's coarse
+//! clock reading, stored only when it changed; see `scheduler/clock.rs`);
+//! with a slow-poll threshold set, the worker asks for a poll to be timed
+//! (`TIME_POLL`): by the runtime's coarse clock before and after it, or
+//! for thresholds under 16 ms by two real clock reads (`clock.rs`,
+//! "Timing polls"; the report is in `debug.rs`).
 //!
 //! # Completing a task
 //!
@@ -138,8 +139,9 @@ pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
 
 /// The typed operations of a task, one static table per future type.
 pub(crate) struct Vtable {
-    /// Runs the task once; consumes the caller's `Notified` reference.
-    pub(crate) poll: unsafe fn(NonNull<Header>),
+    /// Runs the task once, stamped with the given coarse clock reading
+    /// (and [`TIME_POLL`]); consumes the caller's `Notified` reference.
+    pub(crate) poll: unsafe fn(NonNull<Header>, u64),
     /// Drops the future and completes as cancelled. The caller owns
     /// `RUNNING` (from `transition_to_shutdown`) and one reference.
     pub(crate) shutdown: unsafe fn(NonNull<Header>),
@@ -195,11 +197,15 @@ impl Notified {
         unsafe { self.0.as_ref() }
     }
 
-    /// Polls the task once (or drops it if it was cancelled).
-    pub(crate) fn run(self) {
+    /// Polls the task once (or drops it if it was cancelled). `now` stamps
+    /// the poll (`Header::last_poll`): the caller's coarse clock reading,
+    /// nanoseconds since the runtime clock's origin, with [`TIME_POLL`] set
+    /// to time the poll for debug mode (the poll then reads the runtime's
+    /// clock itself).
+    pub(crate) fn run(self, now: u64) {
         let ptr = ManuallyDrop::new(self).0;
         // SAFETY: we pass our reference and our right to run to `poll`.
-        unsafe { (ptr.as_ref().vtable.poll)(ptr) }
+        unsafe { (ptr.as_ref().vtable.poll)(ptr, now) }
     }
 }
 
@@ -362,8 +368,16 @@ pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(
     );
 }
 
-/// Runs a task once. See `Vtable::poll`.
-unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
+/// Set in the reading passed to [`Notified::run`] to time the poll for
+/// debug mode (a worker of a runtime with a slow-poll threshold). In the
+/// argument, not in a second copy of `poll` chosen by the vtable: with two
+/// copies the compiler stopped inlining small futures' `poll` into either
+/// (30 instructions more per poll of `yield_many`), and a flag read from the
+/// runtime's settings costs two dependent loads before and after each poll.
+pub(crate) const TIME_POLL: u64 = 1 << 63;
+
+/// Runs a task once, stamped `now` (see `Vtable::poll`).
+unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64) {
     // SAFETY: our reference keeps the cell alive; the vtable fixes the type.
     let cell = unsafe { Cell::<F, S>::from_header(ptr) };
     let header = &cell.header;
@@ -381,22 +395,19 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }
     }
 
-    // Stamp the poll with the coarse clock; a blocking job's stamp must not
-    // be stale, and blocking jobs are not timed (see `scheduler/clock.rs`).
-    let clock = &header.shared.clock;
-    if INTROSPECTION {
-        let start = if S::ON_WORKERS {
-            clock.coarse()
-        } else {
-            clock.for_stamp()
-        };
-        header.record_poll(start);
-    }
-    // Debug mode's precise timing reads the real clock now. (Nothing of
-    // debug mode is kept in registers across the poll: each check reloads
-    // the setting, so without it the poll costs a load and a branch more.)
-    if INTROSPECTION && S::ON_WORKERS && clock.timing() == Timing::Precise {
-        debug::poll_starts();
+    // Stamp the poll: with the caller's reading, or in debug mode with the
+    // runtime's coarse clock, which the reactor keeps moving (the start of
+    // the poll's timing; `scheduler/clock.rs`, "Timing polls"), and for
+    // precise timing the real clock too.
+    let timed = INTROSPECTION && S::ON_WORKERS && now & TIME_POLL != 0;
+    if timed {
+        let clock = &header.shared.clock;
+        header.record_poll(clock.coarse());
+        if clock.timing() == Timing::Precise {
+            debug::poll_starts();
+        }
+    } else if INTROSPECTION {
+        header.record_poll(now);
     }
 
     // A waker borrowed from our reference: cloning it adds one.
@@ -419,7 +430,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) {
         }))
     };
     // Debug mode: was that poll slow? (`clock.rs`, "Timing polls".)
-    if INTROSPECTION && S::ON_WORKERS && header.shared.clock.timing() != Timing::Off {
+    if timed {
         debug::poll_ended(header);
     }
 
