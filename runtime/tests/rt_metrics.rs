@@ -41,16 +41,17 @@ fn spawning_1000_tasks_counts_them_spawned_polled_and_gone() {
         aiolos::gather(tasks).await.len()
     });
     assert_eq!(join_ok(spawner, "the spawner"), 1000);
+    // A running worker publishes its poll count every 256 tasks and when
+    // it parks: each of the 1 001 tasks ran at least once, on some worker,
+    // which shows once the workers go idle.
+    wait_until("the polls to be counted", || {
+        handle.metrics().total_polls() >= before.total_polls() + 1001
+    });
     let after = handle.metrics();
 
     // The spawner and its 1 000 children.
     assert!(
         after.tasks_spawned >= before.tasks_spawned + 1001,
-        "{before:?}\n{after:?}"
-    );
-    // Each ran at least once, on some worker.
-    assert!(
-        after.total_polls() >= before.total_polls() + 1001,
         "{before:?}\n{after:?}"
     );
     assert_counters_grew(&before, &after);
@@ -86,6 +87,10 @@ fn counters_never_go_down_and_idle_workers_count_their_parks() {
         for t in tasks {
             join_ok(t, "a task");
         }
+        // (Published every 256 tasks and when a worker parks.)
+        wait_until("the round's polls to be counted", || {
+            handle.metrics().total_polls() >= last.total_polls() + 200
+        });
         let now = handle.metrics();
         assert_counters_grew(&last, &now);
         assert!(
@@ -109,7 +114,10 @@ fn a_task_awaiting_the_child_it_spawned_hits_the_lifo_slot() {
         }
     });
     join_ok(parent, "parent");
-    assert!(handle.metrics().workers[0].lifo_hits >= before + 10);
+    // (Published every 256 tasks and when the worker parks.)
+    wait_until("the LIFO-slot hits to be counted", || {
+        handle.metrics().workers[0].lifo_hits >= before + 10
+    });
 }
 
 #[test]

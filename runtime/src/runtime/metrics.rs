@@ -8,7 +8,10 @@
 //!   `AtomicU64`s per worker, written only by that worker with a relaxed
 //!   load and a relaxed store (no read-modify-write, no shared cache line:
 //!   on x86 the same `mov`s as a plain integer) and read by `metrics()`
-//!   from any thread. Polls, steals, parks, LIFO-slot hits and slow polls.
+//!   from any thread: steals, parks and slow polls. Polls and LIFO-slot
+//!   hits, counted on every task, the worker counts in its own `Local` and
+//!   stores here every 256 tasks, before it parks and as it exits, so a
+//!   busy worker's may lag by up to 256.
 //! - **Queue depths**: the lengths crossbeam-deque keeps anyway (each
 //!   worker's local and due queues through their stealers, the two
 //!   injectors), read at snapshot time.
@@ -64,14 +67,16 @@ pub(crate) fn bump(counter: &AtomicU64) {
 #[non_exhaustive]
 pub struct WorkerMetrics {
     /// Tasks this worker ran since the runtime started (each run is one
-    /// poll of the future, or dropping a cancelled one).
+    /// poll of the future, or dropping a cancelled one). A running worker
+    /// publishes this every 256 tasks and whenever it goes to sleep, so it
+    /// may lag by up to 256 until then.
     pub polls: u64,
     /// How many times it took a batch of tasks from a sibling's queue.
     pub steals: u64,
     /// How many times it went to sleep for lack of work.
     pub parks: u64,
     /// Tasks it took from its LIFO slot (the task most recently woken or
-    /// spawned by the task it had just run).
+    /// spawned by the task it had just run). Published with `polls`.
     pub lifo_hits: u64,
     /// Polls on this worker that took longer than
     /// [`Builder::slow_poll_threshold`](crate::Builder::slow_poll_threshold)
@@ -97,7 +102,10 @@ pub struct WorkerMetrics {
 /// let m = rt.handle().metrics();
 /// assert_eq!(m.workers.len(), 2);
 /// assert!(m.tasks_spawned >= 10);
-/// assert!(m.total_polls() >= 10);
+/// // Poll counts are published every 256 tasks and when a worker sleeps.
+/// while rt.handle().metrics().total_polls() < 10 {
+///     std::thread::yield_now();
+/// }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]

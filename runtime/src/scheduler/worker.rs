@@ -54,9 +54,12 @@
 //!
 //! # Counters and the clock
 //!
-//! The worker counts its polls, steals, parks, LIFO-slot hits and slow
-//! polls in its own block of `Shared::counters` (a relaxed load and store
-//! each, see `runtime/metrics.rs`), and keeps the coarse clock fresh
+//! The worker counts its steals, parks and slow polls in its own block of
+//! `Shared::counters` (a relaxed load and store each, see
+//! `runtime/metrics.rs`). Its polls and LIFO-slot hits, counted on every
+//! task, it counts in `Local` and publishes there with the clock's refresh
+//! (every [`CLOCK_INTERVAL`] ticks), before it parks and as it exits, so a
+//! running worker's may lag by that many. It keeps the coarse clock fresh
 //! (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and each
 //! time it comes back from a park; the last worker to park marks it stale.
 //! It keeps its own reading (`Local::now`) and hands it to every poll it
@@ -118,6 +121,10 @@ pub(crate) struct Local {
     lifo_streak: Cell<u32>,
     /// Tasks run so far (wrapping).
     tick: Cell<u32>,
+    /// Tasks run so far, and tasks taken from the LIFO slot: published to
+    /// `counters` now and then (see the module docs).
+    polls: Cell<u64>,
+    lifo_hits: Cell<u64>,
     /// This worker's last reading of the coarse clock, which stamps the
     /// polls it runs (refreshed with the clock, see the module docs), with
     /// `TIME_POLL` set in debug mode.
@@ -183,6 +190,8 @@ impl Local {
             lifo: Cell::new(None),
             lifo_streak: Cell::new(0),
             tick: Cell::new(0),
+            polls: Cell::new(0),
+            lifo_hits: Cell::new(0),
             now: Cell::new(0),
             time_poll,
             searching: Cell::new(false),
@@ -204,6 +213,15 @@ impl Local {
         // hold keeps alive and never moves (the block is boxed); only
         // shared references to it exist.
         unsafe { self.counters.as_ref() }
+    }
+
+    /// Publishes the counts kept in `Local` to this worker's counters.
+    fn publish_counts(&self) {
+        if INTROSPECTION {
+            let c = self.counters();
+            c.polls.store(self.polls.get(), Ordering::Relaxed);
+            c.lifo_hits.store(self.lifo_hits.get(), Ordering::Relaxed);
+        }
     }
 
     /// Counts a poll that took longer than the slow-poll threshold.
@@ -260,6 +278,7 @@ impl Local {
             // Time has passed, and we may be the only one awake.
             self.now.set(self.shared.worker_woke() | self.time_poll);
         }
+        self.publish_counts();
         // Shutdown step 2: let go of queued tasks and of the timers (with
         // the wakers they hold); the owned list cancels the tasks once every
         // worker has stopped.
@@ -276,7 +295,9 @@ impl Local {
             // get someone else looking.
             self.shared.notify_parked();
         }
-        bump(&self.counters().polls);
+        if INTROSPECTION {
+            self.polls.set(self.polls.get() + 1);
+        }
         task.run(self.now.get());
     }
 
@@ -392,6 +413,7 @@ impl Local {
         self.tick.set(tick);
         if INTROSPECTION && tick & (CLOCK_INTERVAL - 1) == 0 {
             self.now.set(self.shared.clock.refresh() | self.time_poll);
+            self.publish_counts();
         }
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
             // Tasks whose I/O became ready join the back of our queue.
@@ -407,7 +429,9 @@ impl Local {
             let streak = self.lifo_streak.get();
             if streak < MAX_LIFO_STREAK {
                 self.lifo_streak.set(streak + 1);
-                bump(&self.counters().lifo_hits);
+                if INTROSPECTION {
+                    self.lifo_hits.set(self.lifo_hits.get() + 1);
+                }
                 return Some(task);
             }
             // Long enough: the slot's task waits its turn in the queue.
@@ -446,6 +470,7 @@ impl Local {
     /// is due, or shutdown starts.
     fn park(&self) {
         let shared = &self.shared;
+        self.publish_counts();
         bump(&self.counters().parks);
         let was_searching = self.searching.replace(false);
         let parked = shared.idle.transition_to_parked(self.index, was_searching);
