@@ -173,7 +173,7 @@ impl BlockingPool {
                 // A blocking job's stamp must not be stale (the clock may
                 // have been idle): `for_stamp`, not the worker's reading.
                 let now = if crate::runtime::INTROSPECTION {
-                    task.header().shared.clock.for_stamp()
+                    crate::task::raw::poll_stamp(task.header().shared.clock.for_stamp())
                 } else {
                     0
                 };

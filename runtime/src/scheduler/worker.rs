@@ -86,7 +86,7 @@ use super::clock::Timing;
 use super::Shared;
 use crate::loom::{Arc, Ordering};
 use crate::runtime::{bump, WorkerCounters, INTROSPECTION};
-use crate::task::raw::{Notified, TIME_POLL};
+use crate::task::raw::{poll_stamp, Notified, TIME_POLL};
 
 /// How often the injector is checked first.
 const GLOBAL_INTERVAL: u32 = 61;
@@ -125,9 +125,9 @@ pub(crate) struct Local {
     /// `counters` now and then (see the module docs).
     polls: Cell<u64>,
     lifo_hits: Cell<u64>,
-    /// This worker's last reading of the coarse clock, which stamps the
-    /// polls it runs (refreshed with the clock, see the module docs), with
-    /// `TIME_POLL` set in debug mode.
+    /// This worker's last reading of the coarse clock as the polls it runs
+    /// are stamped with it (`poll_stamp`; refreshed with the clock, see the
+    /// module docs), with `TIME_POLL` set in debug mode.
     now: Cell<u64>,
     /// `TIME_POLL` if the runtime times polls (debug mode), else 0.
     time_poll: u64,
@@ -264,7 +264,8 @@ impl Local {
     pub(crate) fn run(&self) {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
-        self.now.set(self.shared.worker_woke() | self.time_poll);
+        self.now
+            .set(poll_stamp(self.shared.worker_woke()) | self.time_poll);
         while !self.shared.is_shutdown() {
             if let Some(task) = self
                 .next_task()
@@ -276,7 +277,8 @@ impl Local {
             }
             self.park();
             // Time has passed, and we may be the only one awake.
-            self.now.set(self.shared.worker_woke() | self.time_poll);
+            self.now
+                .set(poll_stamp(self.shared.worker_woke()) | self.time_poll);
         }
         self.publish_counts();
         // Shutdown step 2: let go of queued tasks and of the timers (with
@@ -412,7 +414,8 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if INTROSPECTION && tick & (CLOCK_INTERVAL - 1) == 0 {
-            self.now.set(self.shared.clock.refresh() | self.time_poll);
+            self.now
+                .set(poll_stamp(self.shared.clock.refresh()) | self.time_poll);
             self.publish_counts();
         }
         if tick.is_multiple_of(GLOBAL_INTERVAL) {

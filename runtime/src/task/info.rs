@@ -82,7 +82,7 @@ impl TaskInfo {
     /// is a clock reading (nanoseconds since the runtime clock's origin).
     pub(crate) fn of(header: &Header, site: SpawnSite, now: u64) -> TaskInfo {
         let since_spawn = now.saturating_sub(site.spawned_at);
-        let polls = header.polls.load(Ordering::Relaxed);
+        let polls = header.polls();
         let since_last_poll = (polls > 0).then(|| {
             let last = header.last_poll.load(Ordering::Relaxed);
             let now_units = (now >> POLL_STAMP_SHIFT) as u32;

@@ -45,7 +45,7 @@ use super::id::TaskId;
 use super::owned::{Callback, SpawnSite, UNLINKED};
 use super::state::{self, State, ToIdle, ToRunning};
 use super::waker;
-use crate::loom::{Arc, AtomicU32, AtomicU64, Ordering, UnsafeCell};
+use crate::loom::{Arc, AtomicU32, Ordering, UnsafeCell};
 use crate::runtime::INTROSPECTION;
 use crate::scheduler::clock::Timing;
 use crate::scheduler::Shared;
@@ -64,14 +64,24 @@ use crate::scheduler::Shared;
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`).
     pub(crate) state: State,
-    /// Polls so far. Written only by the thread that owns `RUNNING`, with a
-    /// relaxed load and store (no read-modify-write). Beside `state`, in
-    /// the same 16 bytes (cells are 16-byte aligned, see `Cell`), so on the cache line
-    /// every poll writes anyway: written anywhere else, it dirtied a line
-    /// the next poll only reads, and a task polled on one worker and then
-    /// stolen by another paid a cache-line transfer for it (`yield_many`
-    /// on 2 workers: 13% slower with `polls` at offset 32).
-    pub(crate) polls: AtomicU64,
+    /// Polls so far, the low 32 bits (the high ones are `polls_hi`).
+    /// Written only by the thread that owns `RUNNING`, with a relaxed load
+    /// and store (no read-modify-write).
+    ///
+    /// It and `last_poll` sit beside `state`, in the same 16 bytes (cells
+    /// are 16-byte aligned, see `Cell`), so on the cache line every poll
+    /// writes anyway, and each poll stores both unconditionally. Written
+    /// anywhere else, they dirtied a line the next poll only reads, and a
+    /// task polled on one worker and then stolen by another paid a
+    /// cache-line transfer for it (`yield_many` on 2 workers: 13% slower
+    /// with a 64-bit count at offset 32).
+    pub(crate) polls: AtomicU32,
+    /// When the last poll started, from the coarse clock: nanoseconds since
+    /// the runtime clock's origin shifted right by [`POLL_STAMP_SHIFT`]
+    /// (units of about a millisecond), wrapping (see `info.rs`). Written
+    /// only by the thread that owns `RUNNING`; meaningless while `polls`
+    /// is 0.
+    pub(crate) last_poll: AtomicU32,
     /// The functions that know the future's type.
     pub(crate) vtable: &'static Vtable,
     /// The task's id.
@@ -79,14 +89,8 @@ pub(crate) struct Header {
     /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
     /// written only under that shard's lock.
     pub(crate) owned_slot: UnsafeCell<u32>,
-    /// When the last poll started, from the coarse clock: nanoseconds since
-    /// the runtime clock's origin shifted right by [`POLL_STAMP_SHIFT`]
-    /// (units of about a millisecond), wrapping (see `info.rs`). Written
-    /// only by the thread that owns `RUNNING`, and only when it changes
-    /// (about once a millisecond for a busy task: this cache line is
-    /// otherwise only read by a poll, see `polls`); meaningless while
-    /// `polls` is 0.
-    pub(crate) last_poll: AtomicU32,
+    /// Polls so far, the high 32 bits: one more each time `polls` wraps.
+    pub(crate) polls_hi: AtomicU32,
     /// The runtime the task belongs to.
     pub(crate) shared: Arc<Shared>,
     /// The waker of whoever awaits the `Task` handle; ownership is handed
@@ -98,6 +102,14 @@ pub(crate) struct Header {
 /// a shift, where milliseconds would cost a division on every poll.
 pub(crate) const POLL_STAMP_SHIFT: u32 = 20;
 
+/// The stamp a poll starting at `ns` (nanoseconds since the runtime
+/// clock's origin) records, as [`Notified::run`] takes it: the reading in
+/// `POLL_STAMP_SHIFT` units, in the low 32 bits (truncated: it wraps).
+#[inline]
+pub(crate) fn poll_stamp(ns: u64) -> u64 {
+    (ns >> POLL_STAMP_SHIFT) & u64::from(u32::MAX)
+}
+
 impl Header {
     /// The name given at spawn, if any.
     pub(crate) fn name(&self) -> Option<&str> {
@@ -107,17 +119,31 @@ impl Header {
         unsafe { (self.vtable.name)(NonNull::from(self)).map(|n| &*n.as_ptr()) }
     }
 
-    /// Records the start of a poll at `now` (nanoseconds since the clock's
-    /// origin). Only the thread that owns `RUNNING` calls this.
+    /// Records the start of a poll stamped `stamp` (see [`poll_stamp`]).
+    /// Only the thread that owns `RUNNING` calls this.
     #[inline]
-    fn record_poll(&self, now: u64) {
-        let polls = self.polls.load(Ordering::Relaxed);
-        self.polls.store(polls + 1, Ordering::Relaxed);
-        // Truncating on purpose: the stamp wraps (see `info.rs`).
-        let stamp = (now >> POLL_STAMP_SHIFT) as u32;
-        if self.last_poll.load(Ordering::Relaxed) != stamp {
-            self.last_poll.store(stamp, Ordering::Relaxed);
+    fn record_poll(&self, stamp: u32) {
+        let polls = self.polls.load(Ordering::Relaxed).wrapping_add(1);
+        self.polls.store(polls, Ordering::Relaxed);
+        if polls == 0 {
+            self.carry_polls();
         }
+        self.last_poll.store(stamp, Ordering::Relaxed);
+    }
+
+    /// `polls` wrapped: one more in the high half.
+    #[cold]
+    fn carry_polls(&self) {
+        let hi = self.polls_hi.load(Ordering::Relaxed);
+        self.polls_hi.store(hi.wrapping_add(1), Ordering::Relaxed);
+    }
+
+    /// Polls so far. (Read from another thread while the count carries
+    /// into its high half, once every 4 billion polls, it may be off by
+    /// 2^32 for that moment.)
+    pub(crate) fn polls(&self) -> u64 {
+        let hi = self.polls_hi.load(Ordering::Relaxed);
+        (u64::from(hi) << 32) | u64::from(self.polls.load(Ordering::Relaxed))
     }
 
     /// When the running poll started, as [`record_poll`](Header::record_poll)
@@ -198,10 +224,9 @@ impl Notified {
     }
 
     /// Polls the task once (or drops it if it was cancelled). `now` stamps
-    /// the poll (`Header::last_poll`): the caller's coarse clock reading,
-    /// nanoseconds since the runtime clock's origin, with [`TIME_POLL`] set
-    /// to time the poll for debug mode (the poll then reads the runtime's
-    /// clock itself).
+    /// the poll (`Header::last_poll`): the caller's coarse clock reading as
+    /// [`poll_stamp`] makes it, with [`TIME_POLL`] set to time the poll for
+    /// debug mode (the poll then reads the runtime's clock itself).
     pub(crate) fn run(self, now: u64) {
         let ptr = ManuallyDrop::new(self).0;
         // SAFETY: we pass our reference and our right to run to `poll`.
@@ -313,11 +338,12 @@ where
     let cell = |vtable| Cell::<F, S> {
         header: Header {
             state: State::new(),
-            polls: AtomicU64::new(0),
+            polls: AtomicU32::new(0),
+            last_poll: AtomicU32::new(0),
             vtable,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
-            last_poll: AtomicU32::new(0),
+            polls_hi: AtomicU32::new(0),
             shared,
             join_waker: UnsafeCell::new(None),
         },
@@ -402,12 +428,12 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
     let timed = INTROSPECTION && S::ON_WORKERS && now & TIME_POLL != 0;
     if timed {
         let clock = &header.shared.clock;
-        header.record_poll(clock.coarse());
+        header.record_poll(poll_stamp(clock.coarse()) as u32);
         if clock.timing() == Timing::Precise {
             debug::poll_starts();
         }
     } else if INTROSPECTION {
-        header.record_poll(now);
+        header.record_poll(now as u32);
     }
 
     // A waker borrowed from our reference: cloning it adds one.
@@ -657,7 +683,8 @@ mod tests {
 
     #[test]
     fn polls_shares_the_16_bytes_of_the_state_word() {
-        // See `Header::polls`: every poll writes both.
+        // See `Header::polls`: every poll writes them and the state word.
         assert_eq!(std::mem::offset_of!(super::Header, polls), 8);
+        assert_eq!(std::mem::offset_of!(super::Header, last_poll), 12);
     }
 }
