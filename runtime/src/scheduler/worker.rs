@@ -86,7 +86,7 @@ use super::clock::Timing;
 use super::Shared;
 use crate::loom::{Arc, Ordering};
 use crate::runtime::{bump, WorkerCounters, INTROSPECTION};
-use crate::task::raw::{poll_stamp, Notified, TIME_POLL};
+use crate::task::raw::{poll_stamp, Notified};
 
 /// How often the injector is checked first.
 const GLOBAL_INTERVAL: u32 = 61;
@@ -127,10 +127,8 @@ pub(crate) struct Local {
     lifo_hits: Cell<u64>,
     /// This worker's last reading of the coarse clock as the polls it runs
     /// are stamped with it (`poll_stamp`; refreshed with the clock, see the
-    /// module docs), with `TIME_POLL` set in debug mode.
+    /// module docs).
     now: Cell<u64>,
-    /// `TIME_POLL` if the runtime times polls (debug mode), else 0.
-    time_poll: u64,
     /// Whether this worker is counted as searching in `Idle`.
     searching: Cell<bool>,
     /// xorshift state for picking a steal victim.
@@ -177,11 +175,6 @@ impl Queues {
 
 impl Local {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
-        let time_poll = if shared.clock.timing() == Timing::Off {
-            0
-        } else {
-            TIME_POLL
-        };
         Local {
             index,
             counters: NonNull::from(&*shared.counters[index]),
@@ -193,7 +186,6 @@ impl Local {
             polls: Cell::new(0),
             lifo_hits: Cell::new(0),
             now: Cell::new(0),
-            time_poll,
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
             next_timer: Cell::new(NO_TIMER),
@@ -264,8 +256,9 @@ impl Local {
     pub(crate) fn run(&self) {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
-        self.now
-            .set(poll_stamp(self.shared.worker_woke()) | self.time_poll);
+        // Debug mode: this thread's polls are timed (see `task/raw.rs`).
+        crate::task::set_poll_timing(self.shared.clock.timing() != Timing::Off);
+        self.now.set(poll_stamp(self.shared.worker_woke()));
         while !self.shared.is_shutdown() {
             if let Some(task) = self
                 .next_task()
@@ -277,8 +270,7 @@ impl Local {
             }
             self.park();
             // Time has passed, and we may be the only one awake.
-            self.now
-                .set(poll_stamp(self.shared.worker_woke()) | self.time_poll);
+            self.now.set(poll_stamp(self.shared.worker_woke()));
         }
         self.publish_counts();
         // Shutdown step 2: let go of queued tasks and of the timers (with
@@ -414,8 +406,7 @@ impl Local {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         if INTROSPECTION && tick & (CLOCK_INTERVAL - 1) == 0 {
-            self.now
-                .set(poll_stamp(self.shared.clock.refresh()) | self.time_poll);
+            self.now.set(poll_stamp(self.shared.clock.refresh()));
             self.publish_counts();
         }
         if tick.is_multiple_of(GLOBAL_INTERVAL) {

@@ -140,9 +140,23 @@ impl fmt::Display for Label<'_> {
 }
 
 thread_local! {
+    /// Set on the workers of a runtime with a slow-poll threshold: their
+    /// polls are timed.
+    static TIMING: Cell<bool> = const { Cell::new(false) };
     /// When the poll running on this worker started, by the real clock
     /// (thresholds timed precisely only).
     static POLL_START: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Whether polls on this thread are timed (a worker in debug mode).
+#[inline]
+pub(crate) fn timing() -> bool {
+    TIMING.with(Cell::get)
+}
+
+/// Makes the polls on this thread timed, or not (a worker, as it starts).
+pub(crate) fn set_timing(on: bool) {
+    TIMING.with(|t| t.set(on));
 }
 
 /// A poll starts on this worker with precise timing: note the time.

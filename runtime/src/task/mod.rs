@@ -31,6 +31,7 @@ use std::task::{Context, Poll};
 pub use builder::Builder;
 pub use coop::consume_budget;
 pub(crate) use coop::{poll_proceed, BUDGET as BUDGET_PER_TURN};
+pub(crate) use debug::set_timing as set_poll_timing;
 pub use debug::TaskPanic;
 pub use error::{PanicPayload, TaskError};
 pub(crate) use handle::CancelRef;

@@ -166,7 +166,7 @@ pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
 /// The typed operations of a task, one static table per future type.
 pub(crate) struct Vtable {
     /// Runs the task once, stamped with the given coarse clock reading
-    /// (and [`TIME_POLL`]); consumes the caller's `Notified` reference.
+    /// ([`poll_stamp`]); consumes the caller's `Notified` reference.
     pub(crate) poll: unsafe fn(NonNull<Header>, u64),
     /// Drops the future and completes as cancelled. The caller owns
     /// `RUNNING` (from `transition_to_shutdown`) and one reference.
@@ -225,8 +225,8 @@ impl Notified {
 
     /// Polls the task once (or drops it if it was cancelled). `now` stamps
     /// the poll (`Header::last_poll`): the caller's coarse clock reading as
-    /// [`poll_stamp`] makes it, with [`TIME_POLL`] set to time the poll for
-    /// debug mode (the poll then reads the runtime's clock itself).
+    /// [`poll_stamp`] makes it (a poll timed for debug mode reads the
+    /// runtime's clock itself).
     pub(crate) fn run(self, now: u64) {
         let ptr = ManuallyDrop::new(self).0;
         // SAFETY: we pass our reference and our right to run to `poll`.
@@ -394,14 +394,6 @@ pub(crate) unsafe fn cancel_unshared<F: Future + 'static, S: Schedule>(
     );
 }
 
-/// Set in the reading passed to [`Notified::run`] to time the poll for
-/// debug mode (a worker of a runtime with a slow-poll threshold). In the
-/// argument, not in a second copy of `poll` chosen by the vtable: with two
-/// copies the compiler stopped inlining small futures' `poll` into either
-/// (30 instructions more per poll of `yield_many`), and a flag read from the
-/// runtime's settings costs two dependent loads before and after each poll.
-pub(crate) const TIME_POLL: u64 = 1 << 63;
-
 /// Runs a task once, stamped `now` (see `Vtable::poll`).
 unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64) {
     // SAFETY: our reference keeps the cell alive; the vtable fixes the type.
@@ -425,8 +417,15 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
     // runtime's coarse clock, which the reactor keeps moving (the start of
     // the poll's timing; `scheduler/clock.rs`, "Timing polls"), and for
     // precise timing the real clock too.
-    let timed = INTROSPECTION && S::ON_WORKERS && now & TIME_POLL != 0;
-    if timed {
+    //
+    // Whether to time it is a flag of the worker's thread (`debug::timing`),
+    // read before and again after the poll: not a second copy of `poll`
+    // chosen by the vtable (with two copies the compiler stopped inlining
+    // small futures' `poll` into either: 30 instructions more per poll of
+    // `yield_many`), not the runtime's settings (two dependent loads), and
+    // nothing kept in a register across the poll (which made the future's
+    // own code spill: 10 instructions more).
+    if INTROSPECTION && S::ON_WORKERS && debug::timing() {
         let clock = &header.shared.clock;
         header.record_poll(poll_stamp(clock.coarse()) as u32);
         if clock.timing() == Timing::Precise {
@@ -456,7 +455,7 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
         }))
     };
     // Debug mode: was that poll slow? (`clock.rs`, "Timing polls".)
-    if timed {
+    if INTROSPECTION && S::ON_WORKERS && debug::timing() {
         debug::poll_ended(header);
     }
 
