@@ -73,15 +73,29 @@ fn took_seconds(line: &str) -> f64 {
     secs.parse().expect("a number of seconds")
 }
 
+/// A runtime with `workers` workers and slow-poll threshold `threshold`,
+/// with this binary's logger installed.
+fn timed_runtime(workers: usize, threshold: Duration) -> aiolos::Runtime {
+    capture_logs();
+    aiolos::Runtime::builder()
+        .worker_threads(workers)
+        .slow_poll_threshold(threshold)
+        .build()
+        .unwrap()
+}
+
+/// The seconds in the one warning about task `id` (fails unless there is
+/// exactly one).
+fn the_one_warning_about(id: TaskId) -> f64 {
+    let lines = lines_about(id);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    took_seconds(&lines[0])
+}
+
 #[test]
 fn slow_poll_warning_names_the_blocking_task_and_not_the_others() {
     let _wd = watchdog("slow_poll_names_blocker", 120);
-    capture_logs();
-    let rt = aiolos::Runtime::builder()
-        .worker_threads(2)
-        .slow_poll_threshold(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let rt = timed_runtime(2, Duration::from_millis(200));
     let handle = rt.handle();
 
     let first_line = line!();
@@ -156,9 +170,7 @@ fn debug_mode_reports_polls_over_100_ms_and_no_threshold_reports_none() {
     let t = debug.spawn(blocking);
     let id = t.id();
     join_ok(t, "blocking task in debug mode");
-    let lines = lines_about(id);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(took_seconds(&lines[0]) >= 0.5, "{lines:?}");
+    assert!(the_one_warning_about(id) >= 0.5);
     assert_eq!(debug.handle().metrics().total_slow_polls(), 1);
 
     // No threshold, no debug mode: nothing is timed.
@@ -178,12 +190,7 @@ fn a_task_blocking_a_runtime_that_was_idle_is_reported() {
     // moves while every worker sleeps: the worker that wakes for the task
     // must set it going again (the reactor's busy tick) before it blocks.
     let _wd = watchdog("blocking_after_idle", 120);
-    capture_logs();
-    let rt = aiolos::Runtime::builder()
-        .worker_threads(2)
-        .slow_poll_threshold(Duration::from_millis(200))
-        .build()
-        .unwrap();
+    let rt = timed_runtime(2, Duration::from_millis(200));
     // Idle for a while (every worker parks; not needed for the assertions,
     // which hold either way, but the case this test is about).
     std::thread::sleep(Duration::from_millis(300));
@@ -192,9 +199,7 @@ fn a_task_blocking_a_runtime_that_was_idle_is_reported() {
     });
     let id = t.id();
     join_ok(t, "blocking task after idle");
-    let lines = lines_about(id);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(took_seconds(&lines[0]) >= 0.8, "{lines:?}");
+    assert!(the_one_warning_about(id) >= 0.8);
 }
 
 #[test]
@@ -203,12 +208,7 @@ fn a_poll_under_the_threshold_and_the_one_after_it_are_not_reported() {
     // the threshold) must leave neither itself nor the next, quick, poll
     // reported, and a poll over the threshold after them still is.
     let _wd = watchdog("under_threshold", 120);
-    capture_logs();
-    let rt = aiolos::Runtime::builder()
-        .worker_threads(1)
-        .slow_poll_threshold(Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let rt = timed_runtime(1, Duration::from_secs(1));
     let handle = rt.handle();
     let (long, quick, slow) = rt.block_on(async {
         let long = aiolos::spawn(async {
@@ -226,30 +226,20 @@ fn a_poll_under_the_threshold_and_the_one_after_it_are_not_reported() {
     });
     assert_eq!(lines_about(long), Vec::<String>::new());
     assert_eq!(lines_about(quick), Vec::<String>::new());
-    let lines = lines_about(slow);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(took_seconds(&lines[0]) >= 1.5, "{lines:?}");
+    assert!(the_one_warning_about(slow) >= 1.5);
     assert_eq!(handle.metrics().total_slow_polls(), 1);
 }
 
 #[test]
 fn thresholds_under_16_ms_are_timed_by_the_real_clock() {
     let _wd = watchdog("precise_threshold", 120);
-    capture_logs();
-    let rt = aiolos::Runtime::builder()
-        .worker_threads(1)
-        .slow_poll_threshold(Duration::from_millis(10))
-        .build()
-        .unwrap();
+    let rt = timed_runtime(1, Duration::from_millis(10));
     let t = rt.spawn(async {
         std::thread::sleep(Duration::from_millis(200));
     });
     let id = t.id();
     join_ok(t, "blocking task, precise timing");
-    let lines = lines_about(id);
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    let took = took_seconds(&lines[0]);
-    assert!(took >= 0.2, "{lines:?}");
+    assert!(the_one_warning_about(id) >= 0.2);
     assert!(rt.handle().metrics().total_slow_polls() >= 1);
 }
 
