@@ -6,12 +6,12 @@
 //! `NonNull<Header>` pointers.
 //!
 //! Each poll is counted and stamped in the header by the thread that owns
-//! `RUNNING` (an increment beside the state word, and the caller's coarse
-//! clock reading, stored only when it changed; see `scheduler/clock.rs`);
-//! with a slow-poll threshold set, the worker asks for a poll to be timed
-//! (`TIME_POLL`): by the runtime's coarse clock before and after it, or
-//! for thresholds under 16 ms by two real clock reads (`clock.rs`,
-//! "Timing polls"; the report is in `debug.rs`).
+//! `RUNNING` (an increment and a store beside the state word: the count
+//! and the caller's coarse clock reading, see `scheduler/clock.rs`); with
+//! a slow-poll threshold set, the workers' threads are marked to time
+//! their polls (`debug::timing`): by the runtime's coarse clock before and
+//! after each, or for thresholds under 16 ms by two real clock reads
+//! (`clock.rs`, "Timing polls"; the report is in `debug.rs`).
 //!
 //! # Completing a task
 //!
@@ -353,11 +353,15 @@ where
     match name {
         None => NonNull::from(Box::leak(Box::new(cell(&Cell::<F, S>::VTABLE)))).cast(),
         Some(name) => {
-            let named = Box::leak(Box::new(NamedCell {
+            let named = Box::into_raw(Box::new(NamedCell {
                 name: name.into_boxed_str(),
                 cell: cell(&Cell::<F, S>::NAMED_VTABLE),
             }));
-            NonNull::from(&named.cell).cast()
+            // SAFETY: `named` is a live allocation. The cell's pointer is
+            // derived from the raw pointer to the whole of it, not from a
+            // reference to the field, so `named_cell` may step back from it
+            // to the name and `dealloc_named` free the whole.
+            unsafe { NonNull::new_unchecked(ptr::addr_of_mut!((*named).cell)) }.cast()
         }
     }
 }
@@ -666,8 +670,8 @@ unsafe fn no_name(_: NonNull<Header>) -> Option<NonNull<str>> {
 unsafe fn name_of<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>) -> Option<NonNull<str>> {
     // SAFETY: the caller holds a reference, so the `NamedCell` (which the
     // vtable that led here says this is) is alive; its name is never
-    // written after `allocate`.
-    let name: &str = unsafe { &named_cell::<F, S>(ptr).as_ref().name };
+    // written after `allocate`, and we borrow only that field.
+    let name: &str = unsafe { &*ptr::addr_of!((*named_cell::<F, S>(ptr).as_ptr()).name) };
     Some(NonNull::from(name))
 }
 
