@@ -44,12 +44,11 @@
 //! gets `FAILED: reason` for that workload instead of a time.
 
 use std::io::Read as _;
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use aiolos_benches::report::{self, Cell, Stats};
-use std::path::PathBuf;
-
 use aiolos_benches::rt::{Aiolos, AiolosDebug, Rt, Smol, Tokio};
 use aiolos_benches::workloads::{Metrics, Workload};
 

@@ -12,8 +12,8 @@
 //! 1. A running worker refreshes the clock: when it starts, every
 //!    `CLOCK_INTERVAL` tasks (one `Instant::now()` per 256 tasks: at 61,
 //!    the clock reads were 1.4% of a `yield_many` profile), and each time
-//!    it comes back from a park. The reactor refreshes it at every turn of
-//!    its loop (it reads the clock there anyway). A refresh stores only
+//!    it comes back from a park. In debug mode the reactor refreshes it too,
+//!    at every turn of its loop (step 4). A refresh stores only
 //!    when the reading is at least [`GRANULARITY`] newer than the stored
 //!    one (or the stored one is stale), so two busy workers do not bounce
 //!    the cache line: it changes about once per millisecond at most.
@@ -115,9 +115,6 @@ struct Hot {
     /// The last stored reading, in nanoseconds since `origin`, with
     /// [`STALE`] set while no worker refreshes it.
     now: AtomicU64,
-    /// A poll whose coarse duration reaches this many nanoseconds gets a
-    /// real clock read (`u64::MAX` unless the timing is coarse).
-    suspect_after: u64,
     /// How polls are timed.
     timing: Timing,
     /// `Builder::slow_poll_threshold`.
@@ -135,14 +132,9 @@ impl Clock {
             Some(t) if t < COARSE_TIMING_FROM => Timing::Precise,
             Some(_) => Timing::Coarse,
         };
-        let suspect_after = match (timing, slow_poll_threshold) {
-            (Timing::Coarse, Some(t)) => ns(t / 2),
-            _ => u64::MAX,
-        };
         Clock {
             hot: CachePadded::new(Hot {
                 now: AtomicU64::new(ns(origin.elapsed())),
-                suspect_after,
                 timing,
                 slow_poll_threshold,
                 origin,
@@ -171,9 +163,11 @@ impl Clock {
     /// reading) and just ended may have been slow: true when the coarse
     /// clock says it took half the threshold. Never true unless the timing
     /// is [`Timing::Coarse`].
-    #[inline]
     pub(crate) fn suspect(&self, start: u64) -> bool {
-        self.coarse().wrapping_sub(start) >= self.hot.suspect_after
+        match (self.hot.timing, self.hot.slow_poll_threshold) {
+            (Timing::Coarse, Some(t)) => self.coarse().wrapping_sub(start) >= ns(t / 2),
+            _ => false,
+        }
     }
 
     /// Reads the real clock (nanoseconds since the origin).

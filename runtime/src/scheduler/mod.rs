@@ -227,8 +227,8 @@ impl Shared {
     /// A worker came back from a park: it keeps the coarse clock fresh
     /// again, and in debug mode asks the reactor to turn within a tick if
     /// it sleeps longer (`clock.rs`, step 4: the clock must move while this
-    /// worker polls).
-    /// Returns the clock reading it took (0 without introspection).
+    /// worker polls). Returns the clock reading it took (0 without
+    /// introspection).
     pub(crate) fn worker_woke(&self) -> u64 {
         if !INTROSPECTION {
             return 0;

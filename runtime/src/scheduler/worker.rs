@@ -63,7 +63,8 @@
 //! (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and each
 //! time it comes back from a park; the last worker to park marks it stale.
 //! It keeps its own reading (`Local::now`) and hands it to every poll it
-//! runs as the poll's stamp, with `TIME_POLL` in debug mode.
+//! runs as the poll's stamp; in debug mode it marks its thread so that
+//! polls time themselves (`task/debug.rs`).
 //!
 //! # Shutdown
 //!
@@ -74,7 +75,6 @@
 //!    every task still in the owned list (dropping their futures).
 
 use std::cell::Cell;
-use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
 use std::task::Waker;
 
@@ -110,9 +110,6 @@ pub(crate) struct Local {
     index: usize,
     /// The runtime (this `Arc` keeps it alive while the worker runs).
     shared: Arc<Shared>,
-    /// This worker's block of `shared.counters`, reached without an index
-    /// (it is bumped on every task: one load fewer than through `shared`).
-    counters: NonNull<WorkerCounters>,
     /// The local run queue; siblings steal from its other end.
     queue: Deque<Notified>,
     /// The task to run next.
@@ -177,7 +174,6 @@ impl Local {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
         Local {
             index,
-            counters: NonNull::from(&*shared.counters[index]),
             shared,
             queue: queues.queue,
             lifo: Cell::new(None),
@@ -201,10 +197,7 @@ impl Local {
     /// This worker's metrics counters.
     #[inline]
     fn counters(&self) -> &WorkerCounters {
-        // SAFETY: `counters` points into `self.shared`, which the `Arc` we
-        // hold keeps alive and never moves (the block is boxed); only
-        // shared references to it exist.
-        unsafe { self.counters.as_ref() }
+        &self.shared.counters[self.index]
     }
 
     /// Publishes the counts kept in `Local` to this worker's counters.

@@ -64,7 +64,7 @@ impl<T> Task<T> {
         }
     }
 
-    fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         // SAFETY: the handle's reference keeps the cell alive.
         unsafe { self.raw.as_ref() }
     }

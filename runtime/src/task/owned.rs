@@ -4,10 +4,10 @@
 //! The list is sharded by task id; each shard is a slab of slots behind its
 //! own lock, so spawning and completing on several workers rarely meet on one
 //! lock. A slot also keeps the task's pending done callbacks, and beside it
-//! is where and when it was spawned ([`SpawnSite`], for `all_tasks()`, slow-poll warnings
-//! and the panic hook), which costs the task header nothing: data written
-//! once, at spawn, under the lock `bind` takes anyway, and read only by
-//! introspection, under the same lock.
+//! is where and when it was spawned ([`SpawnSite`], for `all_tasks()`,
+//! slow-poll warnings and the panic hook), which costs the task header
+//! nothing: data written once, at spawn, under the lock `bind` takes
+//! anyway, and read only by introspection, under the same lock.
 //!
 //! Each shard also counts every task it ever linked, under the lock it
 //! takes anyway, for `Handle::metrics` (no shared counter on the spawn

@@ -685,6 +685,27 @@ mod tests {
     }
 
     #[test]
+    fn the_poll_count_carries_into_its_high_half() {
+        use crate::loom::Ordering::Relaxed;
+
+        let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
+        let task = rt.spawn(std::future::pending::<()>());
+        let header = task.header();
+        // Wait for its one poll, after which nothing else writes the count.
+        while header.polls() == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(header.polls(), 1);
+        header.polls.store(u32::MAX, Relaxed);
+        header.record_poll(7);
+        assert_eq!(header.polls(), 1 << 32);
+        header.record_poll(8);
+        assert_eq!(header.polls(), (1 << 32) + 1);
+        assert_eq!(header.last_poll.load(Relaxed), 8);
+        task.cancel();
+    }
+
+    #[test]
     fn polls_shares_the_16_bytes_of_the_state_word() {
         // See `Header::polls`: every poll writes them and the state word.
         assert_eq!(std::mem::offset_of!(super::Header, polls), 8);
