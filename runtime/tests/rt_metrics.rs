@@ -41,7 +41,7 @@ fn spawning_1000_tasks_counts_them_spawned_polled_and_gone() {
         aiolos::gather(tasks).await.len()
     });
     assert_eq!(join_ok(spawner, "the spawner"), 1000);
-    // A running worker publishes its poll count every 256 tasks and when
+    // A running worker publishes its poll count every 244 tasks and when
     // it parks: each of the 1 001 tasks ran at least once, on some worker,
     // which shows once the workers go idle.
     wait_until("the polls to be counted", || {
@@ -87,7 +87,7 @@ fn counters_never_go_down_and_idle_workers_count_their_parks() {
         for t in tasks {
             join_ok(t, "a task");
         }
-        // (Published every 256 tasks and when a worker parks.)
+        // (Published every 244 tasks and when a worker parks.)
         wait_until("the round's polls to be counted", || {
             handle.metrics().total_polls() >= last.total_polls() + 200
         });
@@ -114,7 +114,7 @@ fn a_task_awaiting_the_child_it_spawned_hits_the_lifo_slot() {
         }
     });
     join_ok(parent, "parent");
-    // (Published every 256 tasks and when the worker parks.)
+    // (Published every 244 tasks and when the worker parks.)
     wait_until("the LIFO-slot hits to be counted", || {
         handle.metrics().workers[0].lifo_hits >= before + 10
     });

@@ -10,8 +10,8 @@
 //!   on x86 the same `mov`s as a plain integer) and read by `metrics()`
 //!   from any thread: steals, parks and slow polls. Polls and LIFO-slot
 //!   hits, counted on every task, the worker counts in its own `Local` and
-//!   stores here every 256 tasks, before it parks and as it exits, so a
-//!   busy worker's may lag by up to 256.
+//!   stores here every 244 tasks, before it parks and as it exits, so a
+//!   busy worker's may lag by up to 244.
 //! - **Queue depths**: the lengths crossbeam-deque keeps anyway (each
 //!   worker's local and due queues through their stealers, the two
 //!   injectors), read at snapshot time.
@@ -68,8 +68,8 @@ pub(crate) fn bump(counter: &AtomicU64) {
 pub struct WorkerMetrics {
     /// Tasks this worker ran since the runtime started (each run is one
     /// poll of the future, or dropping a cancelled one). A running worker
-    /// publishes this every 256 tasks and whenever it goes to sleep, so it
-    /// may lag by up to 256 until then.
+    /// publishes this every 244 tasks and whenever it goes to sleep, so it
+    /// may lag by up to 244 until then.
     pub polls: u64,
     /// How many times it took a batch of tasks from a sibling's queue.
     pub steals: u64,
@@ -102,7 +102,7 @@ pub struct WorkerMetrics {
 /// let m = rt.handle().metrics();
 /// assert_eq!(m.workers.len(), 2);
 /// assert!(m.tasks_spawned >= 10);
-/// // Poll counts are published every 256 tasks and when a worker sleeps.
+/// // Poll counts are published every 244 tasks and when a worker sleeps.
 /// while rt.handle().metrics().total_polls() < 10 {
 ///     std::thread::yield_now();
 /// }

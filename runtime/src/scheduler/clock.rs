@@ -10,7 +10,7 @@
 //! # Protocol
 //!
 //! 1. A running worker refreshes the clock: when it starts, every
-//!    `CLOCK_INTERVAL` tasks (one `Instant::now()` per 256 tasks: at 61,
+//!    `CLOCK_INTERVAL` tasks (one `Instant::now()` per 244 tasks: at 61,
 //!    the clock reads were 1.4% of a `yield_many` profile), and each time
 //!    it comes back from a park. In debug mode the reactor refreshes it too,
 //!    at every turn of its loop (step 4). A refresh stores only
@@ -42,7 +42,7 @@
 //!    "Timing polls" below.
 //!
 //! A stamp is therefore late by at most [`GRANULARITY`] plus the time the
-//! stamping worker has gone without refreshing: the time of 256 short
+//! stamping worker has gone without refreshing: the time of 244 short
 //! polls, or of one long poll running on that worker (in debug mode, at
 //! most a tick).
 //!
