@@ -243,6 +243,49 @@ fn thresholds_under_16_ms_are_timed_by_the_real_clock() {
     assert!(rt.handle().metrics().total_slow_polls() >= 1);
 }
 
+#[test]
+fn a_slow_poll_that_leaves_its_task_waiting_names_it() {
+    // The worker judges a poll after it returns, when the task may be
+    // anywhere; one still waiting (here on a channel) is named from the
+    // owned list. Coarse and precise timing both.
+    let _wd = watchdog("slow_poll_then_pending", 120);
+    for (threshold, blocks) in [(200, 600), (10, 200)] {
+        let rt = timed_runtime(2, Duration::from_millis(threshold));
+        let (tx, rx) = aiolos::sync::oneshot::channel::<u32>();
+        let t = task::Builder::new()
+            .name(format!("waits-after-{threshold}"))
+            .spawn_on(
+                async move {
+                    std::thread::sleep(Duration::from_millis(blocks));
+                    rx.await.expect("a value")
+                },
+                &rt.handle(),
+            );
+        let id = t.id();
+        // The task stays alive (waiting for the value) until its warning
+        // is out.
+        wait_until("the slow poll's warning", || !lines_about(id).is_empty());
+        tx.send(7).expect("the task still waits");
+        assert_eq!(rt.block_on(t).expect("the task's value"), 7);
+        let lines = lines_about(id);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(&format!(
+                "WARN Executing <Task id={id} name=\"waits-after-{threshold}\" spawned at {}:",
+                file!()
+            )),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            took_seconds(&lines[0]) >= blocks as f64 / 1000.0,
+            "{}",
+            lines[0]
+        );
+        assert_eq!(rt.handle().metrics().total_slow_polls(), 1);
+    }
+}
+
 /// What the panic hook saw: id → (name, message, times seen).
 type Seen = Arc<Mutex<HashMap<TaskId, (Option<String>, Option<String>, usize)>>>;
 

@@ -86,6 +86,7 @@ use super::clock::Timing;
 use super::Shared;
 use crate::loom::{Arc, Ordering};
 use crate::runtime::{bump, WorkerCounters, INTROSPECTION};
+use crate::task::debug;
 use crate::task::raw::{poll_stamp, Notified};
 
 /// How often the injector is checked first.
@@ -128,6 +129,8 @@ pub(crate) struct Local {
     /// are stamped with it (`poll_stamp`; refreshed with the clock, see the
     /// module docs).
     now: Cell<u64>,
+    /// Debug mode: whether this worker times the polls it runs.
+    timed: bool,
     /// Whether this worker is counted as searching in `Idle`.
     searching: Cell<bool>,
     /// xorshift state for picking a steal victim.
@@ -174,6 +177,7 @@ impl Queues {
 
 impl Local {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
+        let timed = shared.clock.timing() != Timing::Off;
         Local {
             index,
             shared,
@@ -184,6 +188,7 @@ impl Local {
             polls: Cell::new(0),
             lifo_hits: Cell::new(0),
             now: Cell::new(0),
+            timed,
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
             next_timer: Cell::new(NO_TIMER),
@@ -251,8 +256,8 @@ impl Local {
     pub(crate) fn run(&self) {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
-        // Debug mode: this thread's polls are timed (see `task/raw.rs`).
-        crate::task::set_poll_timing(self.shared.clock.timing() != Timing::Off);
+        // Debug mode: this thread's polls are timed (see `task/debug.rs`).
+        crate::task::set_poll_timing(self.timed);
         self.now.set(poll_stamp(self.shared.worker_woke()));
         while !self.shared.is_shutdown() {
             if let Some(task) = self
@@ -287,7 +292,23 @@ impl Local {
         if INTROSPECTION {
             self.polls.set(self.polls.get() + 1);
         }
-        task.run(self.now.get());
+        if INTROSPECTION && self.timed {
+            self.run_timed(task);
+        } else {
+            task.run(self.now.get());
+        }
+    }
+
+    /// Debug mode: runs a task and reports its poll if it was slow
+    /// (`task/debug.rs`, "Timing a poll"). The poll is stamped with the
+    /// coarse clock, which the reactor keeps moving in debug mode, rather
+    /// than with this worker's reading.
+    #[inline(never)]
+    fn run_timed(&self, task: Notified) {
+        let id = task.header().id;
+        let start = debug::poll_begins(&self.shared.clock, task.header());
+        task.run(poll_stamp(start));
+        debug::poll_ended(&self.shared, id);
     }
 
     /// Files a timer registered by a task on this worker in its wheel.

@@ -2,7 +2,8 @@
 //!
 //! - **Slow polls.** With `Builder::slow_poll_threshold(d)` (or
 //!   `Builder::debug(true)`, which sets asyncio's 100 ms), every poll of a
-//!   task on a worker is timed: by the runtime's coarse clock, which the
+//!   task on a worker is timed, by the worker (see "Timing a poll"
+//!   below): by the runtime's coarse clock, which the
 //!   reactor keeps moving while a worker is stuck, and a real clock read
 //!   only for a poll the coarse clock finds long (thresholds under 16 ms:
 //!   two real clock reads per poll; see `scheduler/clock.rs`, "Timing
@@ -25,13 +26,15 @@
 use std::cell::Cell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe, Location};
+use std::ptr;
 use std::time::{Duration, Instant};
 
 use super::error::PanicPayload;
 use super::id::TaskId;
 use super::owned::SpawnSite;
 use super::raw::Header;
-use crate::scheduler::clock::Timing;
+use crate::scheduler::clock::{Clock, Timing};
+use crate::scheduler::Shared;
 
 /// A task that panicked, as [`Builder::on_task_panic`]'s hook sees it.
 ///
@@ -139,13 +142,48 @@ impl fmt::Display for Label<'_> {
     }
 }
 
+// # Timing a poll
+//
+// The worker times the polls it runs, around `Notified::run`
+// ([`poll_begins`], [`poll_ended`]): the poll itself does nothing for it,
+// so a runtime without a threshold pays nothing per poll (asking a flag
+// before and after each poll, inside it, cost 6 to 15 instructions per
+// poll of `yield_many`: the future's own code kept more in registers).
+// After `run` the task may be gone (it completed, or it went idle and
+// another worker has run it to completion since), so the worker cannot
+// read its name from the header; it knows the task by its id and looks
+// it up in the owned list, which keeps every task not yet completed. A
+// task that completes in a timed poll is judged before it leaves that
+// list, by the poll's thread in `finish` ([`poll_finishing`]: the
+// `TIMING` flag marks the workers' threads, and the timed poll's task
+// pointer tells it from any other task finishing there), so its warning
+// names it too. Only a task that went idle in a slow poll and was run to
+// completion elsewhere before the worker looked is reported by id alone.
+
 thread_local! {
     /// Set on the workers of a runtime with a slow-poll threshold: their
     /// polls are timed.
     static TIMING: Cell<bool> = const { Cell::new(false) };
-    /// When the poll running on this worker started, by the real clock
-    /// (thresholds timed precisely only).
-    static POLL_START: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The timed poll running on this worker, until it is judged.
+    static POLL: Cell<Option<TimedPoll>> = const { Cell::new(None) };
+}
+
+/// A poll being timed: of which task, since when.
+#[derive(Clone, Copy)]
+struct TimedPoll {
+    /// The task's header: compared, never read through (the task may be
+    /// gone by the time anyone looks).
+    task: *const Header,
+    started: Started,
+}
+
+/// When a timed poll started.
+#[derive(Clone, Copy)]
+enum Started {
+    /// A coarse clock reading (nanoseconds since the clock's origin).
+    Coarse(u64),
+    /// A real clock reading, for thresholds timed precisely.
+    Precise(Instant),
 }
 
 /// Whether polls on this thread are timed (a worker in debug mode).
@@ -159,39 +197,76 @@ pub(crate) fn set_timing(on: bool) {
     TIMING.with(|t| t.set(on));
 }
 
-/// A poll starts on this worker with precise timing: note the time.
-#[cold]
-#[inline(never)]
-pub(crate) fn poll_starts() {
-    POLL_START.with(|s| s.set(Some(Instant::now())));
+/// A worker in debug mode is about to run `task`: notes the start of its
+/// poll (by the coarse clock, and by the real clock for thresholds timed
+/// precisely). Returns the coarse reading, which stamps the poll.
+pub(crate) fn poll_begins(clock: &Clock, task: &Header) -> u64 {
+    let coarse = clock.coarse();
+    let started = match clock.timing() {
+        Timing::Precise => Started::Precise(Instant::now()),
+        Timing::Coarse | Timing::Off => Started::Coarse(coarse),
+    };
+    POLL.with(|p| p.set(Some(TimedPoll { task, started })));
+    coarse
 }
 
-/// A poll on this worker ended in debug mode: decides whether it took
-/// longer than the slow-poll threshold, and if so logs it and counts it on
-/// this worker. With precise timing it began at the time [`poll_starts`]
-/// noted. With coarse timing it began at the task's poll stamp (to about a
-/// millisecond); a poll the coarse clock finds long ([`Clock::suspect`])
-/// ends at a real clock reading, which also refreshes the coarse clock
-/// (`clock.rs`, "Timing polls").
-///
-/// [`Clock::suspect`]: crate::scheduler::clock::Clock::suspect
-#[cold]
-#[inline(never)]
-pub(crate) fn poll_ended(header: &Header) {
-    let clock = &header.shared.clock;
-    let Some(threshold) = clock.slow_poll_threshold() else {
+/// The poll [`poll_begins`] noted returned: if it took longer than the
+/// slow-poll threshold (and [`poll_finishing`] has not judged it), logs it,
+/// naming task `id` as the owned list knows it, and counts it on this
+/// worker.
+pub(crate) fn poll_ended(shared: &Shared, id: TaskId) {
+    let Some(poll) = POLL.with(Cell::take) else {
         return;
     };
-    let took = match clock.timing() {
-        Timing::Off => return,
-        Timing::Precise => match POLL_START.with(Cell::take) {
-            Some(t) => t.elapsed(),
-            None => return,
-        },
-        Timing::Coarse => {
-            let start = header.poll_started();
+    let Some(took) = slow(&shared.clock, poll.started) else {
+        return;
+    };
+    // The task may be gone: ask the owned list for its name and site
+    // (copies: the warning is logged after the list's lock is released).
+    match shared.owned.name_and_site(id) {
+        Some((name, site)) => report_slow_poll(
+            &Label {
+                id,
+                name: name.as_deref(),
+                location: site.location,
+            },
+            took,
+        ),
+        None => report_slow_poll(&Finished(id), took),
+    }
+}
+
+/// A task finishes (completes or is cancelled) on this worker, still
+/// linked: if it is the task of the timed poll running here, judges that
+/// poll now, while the task can be named.
+#[cold]
+#[inline(never)]
+pub(crate) fn poll_finishing(header: &Header) {
+    let Some(poll) = POLL.with(Cell::get) else {
+        return;
+    };
+    if !ptr::eq(poll.task, header) {
+        return;
+    }
+    POLL.with(|p| p.set(None));
+    if let Some(took) = slow(&header.shared.clock, poll.started) {
+        report_slow_poll(&Label::of(header), took);
+    }
+}
+
+/// How long a poll that started at `started` and just ended took, if that
+/// is longer than the slow-poll threshold. By the real clock when timed
+/// precisely; otherwise by the coarse clock (to about a millisecond), and
+/// a poll the coarse clock finds long ([`Clock::suspect`]) ends at a real
+/// clock reading, which also refreshes the coarse clock (`clock.rs`,
+/// "Timing polls").
+fn slow(clock: &Clock, started: Started) -> Option<Duration> {
+    let threshold = clock.slow_poll_threshold()?;
+    let took = match started {
+        Started::Precise(t) => t.elapsed(),
+        Started::Coarse(start) => {
             if !clock.suspect(start) {
-                return;
+                return None;
             }
             let now = clock.precise();
             // The poll held this worker: the coarse reading may lag.
@@ -199,18 +274,28 @@ pub(crate) fn poll_ended(header: &Header) {
             Duration::from_nanos(now.saturating_sub(start))
         }
     };
-    if took > threshold {
-        report_slow_poll(header, took);
+    (took > threshold).then_some(took)
+}
+
+/// A task that completed on another worker before its slow poll was
+/// judged: only its id is left to name it.
+struct Finished(TaskId);
+
+impl fmt::Display for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Task id={} (finished since)>", self.0)
     }
 }
 
-/// Logs a poll that took `took`, longer than the threshold, and counts it
-/// on this worker.
-fn report_slow_poll(header: &Header, took: Duration) {
+/// Logs a poll of `task` that took `took`, longer than the threshold, and
+/// counts it on this worker.
+#[cold]
+#[inline(never)]
+fn report_slow_poll(task: &dyn fmt::Display, took: Duration) {
     log::warn!(
         target: "aiolos",
         "Executing {} took {:.3} seconds",
-        Label::of(header),
+        task,
         took.as_secs_f64()
     );
     crate::context::with_worker(|local| {

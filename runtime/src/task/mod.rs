@@ -11,7 +11,7 @@
 mod builder;
 pub(crate) mod cascade;
 mod coop;
-mod debug;
+pub(crate) mod debug;
 mod error;
 mod handle;
 mod id;

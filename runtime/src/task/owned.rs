@@ -212,6 +212,23 @@ impl OwnedTasks {
         }
     }
 
+    /// The name and spawn site of the linked task with this id, if any
+    /// (copied: the caller may log them after the lock is released; for
+    /// slow-poll warnings, which are rare).
+    pub(crate) fn name_and_site(&self, id: super::TaskId) -> Option<(Option<String>, SpawnSite)> {
+        let shard = self.shards[id.as_u64() as usize & self.mask].lock();
+        shard
+            .slots
+            .iter()
+            .zip(&shard.sites)
+            .find_map(|(slot, site)| {
+                // SAFETY: a linked task is alive: the list holds a
+                // reference, released only after unlinking under this lock.
+                let header = unsafe { slot.task?.as_ref() };
+                (header.id == id).then(|| (header.name().map(str::to_owned), *site))
+            })
+    }
+
     /// Tasks linked now and tasks ever linked (for `Handle::metrics`).
     pub(crate) fn counts(&self) -> (usize, u64) {
         self.shards.iter().fold((0, 0), |(len, total), shard| {

@@ -7,11 +7,11 @@
 //!
 //! Each poll is counted and stamped in the header by the thread that owns
 //! `RUNNING` (an increment and a store beside the state word: the count
-//! and the caller's coarse clock reading, see `scheduler/clock.rs`); with
-//! a slow-poll threshold set, the workers' threads are marked to time
-//! their polls (`debug::timing`): by the runtime's coarse clock before and
-//! after each, or for thresholds under 16 ms by two real clock reads
-//! (`clock.rs`, "Timing polls"; the report is in `debug.rs`).
+//! and the caller's coarse clock reading, see `scheduler/clock.rs`). A poll
+//! here does nothing else for debug mode: the worker times the polls it
+//! runs (`debug.rs`, "Timing a poll"), and only a task finishing in a
+//! timed poll asks, in `finish`, whether that poll was slow, while it can
+//! still be named.
 //!
 //! # Completing a task
 //!
@@ -47,7 +47,6 @@ use super::state::{self, State, ToIdle, ToRunning};
 use super::waker;
 use crate::loom::{Arc, AtomicU32, Ordering, UnsafeCell};
 use crate::runtime::INTROSPECTION;
-use crate::scheduler::clock::Timing;
 use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
@@ -145,19 +144,6 @@ impl Header {
         let hi = self.polls_hi.load(Ordering::Relaxed);
         (u64::from(hi) << 32) | u64::from(self.polls.load(Ordering::Relaxed))
     }
-
-    /// When the running poll started, as [`record_poll`](Header::record_poll)
-    /// stamped it, rounded down to its unit: nanoseconds since the clock's
-    /// origin, close to the coarse clock's present reading (the stamp's
-    /// dropped high bits are taken from there). Only the thread that owns
-    /// `RUNNING` calls this, during or right after its poll.
-    pub(crate) fn poll_started(&self) -> u64 {
-        let now = self.shared.clock.coarse() >> POLL_STAMP_SHIFT;
-        let stamp = u64::from(self.last_poll.load(Ordering::Relaxed));
-        // The stamp is at most 2^32 units (52 days) older than `now`.
-        let elapsed = (now as u32).wrapping_sub(stamp as u32);
-        now.saturating_sub(u64::from(elapsed)) << POLL_STAMP_SHIFT
-    }
 }
 
 /// Size of a task's header: the per-task cost on top of its future.
@@ -225,8 +211,7 @@ impl Notified {
 
     /// Polls the task once (or drops it if it was cancelled). `now` stamps
     /// the poll (`Header::last_poll`): the caller's coarse clock reading as
-    /// [`poll_stamp`] makes it (a poll timed for debug mode reads the
-    /// runtime's clock itself).
+    /// [`poll_stamp`] makes it.
     pub(crate) fn run(self, now: u64) {
         let ptr = ManuallyDrop::new(self).0;
         // SAFETY: we pass our reference and our right to run to `poll`.
@@ -417,25 +402,8 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
         }
     }
 
-    // Stamp the poll: with the caller's reading, or in debug mode with the
-    // runtime's coarse clock, which the reactor keeps moving (the start of
-    // the poll's timing; `scheduler/clock.rs`, "Timing polls"), and for
-    // precise timing the real clock too.
-    //
-    // Whether to time it is a flag of the worker's thread (`debug::timing`),
-    // read before and again after the poll: not a second copy of `poll`
-    // chosen by the vtable (with two copies the compiler stopped inlining
-    // small futures' `poll` into either: 30 instructions more per poll of
-    // `yield_many`), not the runtime's settings (two dependent loads), and
-    // nothing kept in a register across the poll (which made the future's
-    // own code spill: 10 instructions more).
-    if INTROSPECTION && S::ON_WORKERS && debug::timing() {
-        let clock = &header.shared.clock;
-        header.record_poll(poll_stamp(clock.coarse()) as u32);
-        if clock.timing() == Timing::Precise {
-            debug::poll_starts();
-        }
-    } else if INTROSPECTION {
+    // Count and stamp the poll, with the caller's clock reading.
+    if INTROSPECTION {
         header.record_poll(now as u32);
     }
 
@@ -458,40 +426,18 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
             })
         }))
     };
-    // Debug mode: was that poll slow? (`clock.rs`, "Timing polls".) Asked
-    // in each arm, not once before the match: there the outcome had to be
-    // kept in registers across the check and tested again after it (6
-    // instructions more per poll of `yield_many`); here each outcome goes
-    // straight on.
     match res {
-        Ok(Poll::Pending) => {
-            poll_ended::<S>(header);
-            match header.state.transition_to_idle() {
-                ToIdle::Idle => {}
-                // SAFETY: the transition kept our reference for the new `Notified`.
-                ToIdle::Notified => S::schedule(unsafe { Notified::from_raw(ptr) }, true),
-                // SAFETY: we still own RUNNING and our reference.
-                ToIdle::Cancel => unsafe { cancel_and_complete::<F, S>(ptr) },
-            }
-        }
-        Ok(Poll::Ready(out)) => {
-            poll_ended::<S>(header);
-            // SAFETY: we own RUNNING and our reference.
-            unsafe { finish::<F, S>(ptr, Ok(out)) }
-        }
-        Err(payload) => {
-            poll_ended::<S>(header);
-            // SAFETY: as above.
-            unsafe { finish::<F, S>(ptr, Err(TaskError::panicked(payload))) }
-        }
-    }
-}
-
-/// A poll of `header`'s task ended: in debug mode, was it slow?
-#[inline(always)]
-fn poll_ended<S: Schedule>(header: &Header) {
-    if INTROSPECTION && S::ON_WORKERS && debug::timing() {
-        debug::poll_ended(header);
+        Ok(Poll::Pending) => match header.state.transition_to_idle() {
+            ToIdle::Idle => {}
+            // SAFETY: the transition kept our reference for the new `Notified`.
+            ToIdle::Notified => S::schedule(unsafe { Notified::from_raw(ptr) }, true),
+            // SAFETY: we still own RUNNING and our reference.
+            ToIdle::Cancel => unsafe { cancel_and_complete::<F, S>(ptr) },
+        },
+        // SAFETY: we own RUNNING and our reference.
+        Ok(Poll::Ready(out)) => unsafe { finish::<F, S>(ptr, Ok(out)) },
+        // SAFETY: as above.
+        Err(payload) => unsafe { finish::<F, S>(ptr, Err(TaskError::panicked(payload))) },
     }
 }
 
@@ -545,6 +491,11 @@ unsafe fn finish<F: Future + 'static, S: Schedule>(
     if let Err(TaskError::Panicked(p)) = &result {
         // The panic hook, once per task, before the output is published.
         debug::report_panic(&cell.header, p, None);
+    }
+    // Debug mode: the worker times this poll, but after it the task may be
+    // gone; while it is still linked, see whether the poll was slow.
+    if INTROSPECTION && S::ON_WORKERS && debug::timing() {
+        debug::poll_finishing(&cell.header);
     }
     // SAFETY: the stage was dropped in place above.
     cell.stage
