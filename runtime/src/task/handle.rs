@@ -202,7 +202,7 @@ impl<T> Task<T> {
 
     /// Registers `waker` for completion. Returns true if the task completed
     /// meanwhile (then the output can be taken).
-    fn register_waker(&self, snapshot: usize, waker: &Waker) -> bool {
+    fn register_waker(&self, snapshot: u64, waker: &Waker) -> bool {
         let header = self.header();
         if snapshot & state::JOIN_WAKER != 0 {
             // The runtime side owns the slot; keep it if it already holds an

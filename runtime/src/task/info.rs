@@ -41,7 +41,7 @@ pub enum TaskState {
 
 impl TaskState {
     /// Decodes a state word.
-    pub(crate) fn from_word(word: usize) -> TaskState {
+    pub(crate) fn from_word(word: u64) -> TaskState {
         if word & (state::FINISHING | state::COMPLETE) != 0 {
             TaskState::Finished
         } else if word & state::RUNNING != 0 {

@@ -51,35 +51,35 @@ use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
 ///
-/// 64 bytes on 64-bit targets. The introspection fields (`polls`,
-/// `last_poll`) took the place of the name, which a named task keeps in
+/// 64 bytes on 64-bit targets. The introspection fields (`poll_wraps`,
+/// `last_poll`, `poll_wraps_hi`) took the place of the name, which a named task keeps in
 /// front of its cell instead ([`NamedCell`]): names are rare, and every
 /// byte here is paid by every task (8 more bytes cost `spawn_local` about
 /// 2%, 24 more slowed `gather_many`, 100 000 short tasks, by a quarter).
 /// What is written once and read only by introspection (spawn location
 /// and time) lives in the task's owned-list slot (`owned.rs`). Each poll
-/// writes only the first 16 bytes (see `polls`).
+/// writes only the first 16 bytes (see `last_poll`).
 #[repr(C)]
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`).
     pub(crate) state: State,
-    /// Polls so far, the low 32 bits (the high ones are `polls_hi`).
-    /// Written only by the thread that owns `RUNNING`, with a relaxed load
-    /// and store (no read-modify-write).
-    ///
-    /// It and `last_poll` sit beside `state`, in the same 16 bytes (cells
-    /// are 16-byte aligned, see `Cell`), so on the cache line every poll
-    /// writes anyway, and each poll stores both unconditionally. Written
-    /// anywhere else, they dirtied a line the next poll only reads, and a
-    /// task polled on one worker and then stolen by another paid a
-    /// cache-line transfer for it (`yield_many` on 2 workers: 13% slower
-    /// with a 64-bit count at offset 32).
-    pub(crate) polls: AtomicU32,
+    /// Polls so far above the ones the state word counts: one more each
+    /// time its [`POLL_BITS`](state::POLL_BITS) bits wrap (see
+    /// [`polls`](Header::polls)), the low 32 bits (the high ones are
+    /// `poll_wraps_hi`). Written only by the thread that owns `RUNNING`.
+    pub(crate) poll_wraps: AtomicU32,
     /// When the last poll started, from the coarse clock: nanoseconds since
     /// the runtime clock's origin shifted right by [`POLL_STAMP_SHIFT`]
     /// (units of about a millisecond), wrapping (see `info.rs`). Written
-    /// only by the thread that owns `RUNNING`; meaningless while `polls`
-    /// is 0.
+    /// only by the thread that owns `RUNNING`, on every poll; meaningless
+    /// until the first.
+    ///
+    /// It sits beside `state`, in the same 16 bytes (cells are 16-byte
+    /// aligned, see `Cell`), so on the cache line every poll writes
+    /// anyway. Written anywhere else, it dirtied a line the next poll only
+    /// reads, and a task polled on one worker and then stolen by another
+    /// paid a cache-line transfer for it (`yield_many` on 2 workers: 13%
+    /// slower with the count, then kept here, at offset 32).
     pub(crate) last_poll: AtomicU32,
     /// The functions that know the future's type.
     pub(crate) vtable: &'static Vtable,
@@ -88,8 +88,8 @@ pub(crate) struct Header {
     /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
     /// written only under that shard's lock.
     pub(crate) owned_slot: UnsafeCell<u32>,
-    /// Polls so far, the high 32 bits: one more each time `polls` wraps.
-    pub(crate) polls_hi: AtomicU32,
+    /// The high 32 bits of `poll_wraps`.
+    pub(crate) poll_wraps_hi: AtomicU32,
     /// The runtime the task belongs to.
     pub(crate) shared: Arc<Shared>,
     /// The waker of whoever awaits the `Task` handle; ownership is handed
@@ -118,31 +118,27 @@ impl Header {
         unsafe { (self.vtable.name)(NonNull::from(self)).map(|n| &*n.as_ptr()) }
     }
 
-    /// Records the start of a poll stamped `stamp` (see [`poll_stamp`]).
-    /// Only the thread that owns `RUNNING` calls this.
-    #[inline]
-    fn record_poll(&self, stamp: u32) {
-        let polls = self.polls.load(Ordering::Relaxed).wrapping_add(1);
-        self.polls.store(polls, Ordering::Relaxed);
-        if polls == 0 {
-            self.carry_polls();
-        }
-        self.last_poll.store(stamp, Ordering::Relaxed);
-    }
-
-    /// `polls` wrapped: one more in the high half.
+    /// The poll count's bits in the state word wrapped (see `state.rs`,
+    /// "Polls"): one more in `poll_wraps`. Only the thread that owns
+    /// `RUNNING` calls this, right after the transition that wrapped them.
     #[cold]
     fn carry_polls(&self) {
-        let hi = self.polls_hi.load(Ordering::Relaxed);
-        self.polls_hi.store(hi.wrapping_add(1), Ordering::Relaxed);
+        let lo = self.poll_wraps.load(Ordering::Relaxed).wrapping_add(1);
+        self.poll_wraps.store(lo, Ordering::Relaxed);
+        if lo == 0 {
+            let hi = self.poll_wraps_hi.load(Ordering::Relaxed);
+            self.poll_wraps_hi.store(hi.wrapping_add(1), Ordering::Relaxed);
+        }
     }
 
-    /// Polls so far. (Read from another thread while the count carries
-    /// into its high half, once every 4 billion polls, it may be off by
-    /// 2^32 for that moment.)
+    /// Polls so far (wrapping at 2^64). Read from another thread just as
+    /// the state word's bits wrap, once every 65 536 polls, it may be off
+    /// by that many for that moment (the carry follows the transition).
     pub(crate) fn polls(&self) -> u64 {
-        let hi = self.polls_hi.load(Ordering::Relaxed);
-        (u64::from(hi) << 32) | u64::from(self.polls.load(Ordering::Relaxed))
+        let low = state::polls(self.state.load());
+        let hi = u64::from(self.poll_wraps_hi.load(Ordering::Relaxed));
+        let wraps = (hi << 32) | u64::from(self.poll_wraps.load(Ordering::Relaxed));
+        (wraps << state::POLL_BITS) | low
     }
 }
 
@@ -323,12 +319,12 @@ where
     let cell = |vtable| Cell::<F, S> {
         header: Header {
             state: State::new(),
-            polls: AtomicU32::new(0),
+            poll_wraps: AtomicU32::new(0),
             last_poll: AtomicU32::new(0),
             vtable,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
-            polls_hi: AtomicU32::new(0),
+            poll_wraps_hi: AtomicU32::new(0),
             shared,
             join_waker: UnsafeCell::new(None),
         },
@@ -389,7 +385,11 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
     let cell = unsafe { Cell::<F, S>::from_header(ptr) };
     let header = &cell.header;
     match header.state.transition_to_running() {
-        ToRunning::Poll => {}
+        ToRunning::Poll { wrapped } => {
+            if wrapped {
+                header.carry_polls();
+            }
+        }
         ToRunning::Cancel => {
             // SAFETY: we own RUNNING and the runner's reference.
             unsafe { cancel_and_complete::<F, S>(ptr) };
@@ -402,9 +402,10 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
         }
     }
 
-    // Count and stamp the poll, with the caller's clock reading.
+    // Stamp the poll with the caller's clock reading (the transition
+    // counted it).
     if INTROSPECTION {
-        header.record_poll(now as u32);
+        header.last_poll.store(now as u32, Ordering::Relaxed);
     }
 
     // A waker borrowed from our reference: cloning it adds one.
@@ -653,30 +654,44 @@ mod tests {
     }
 
     #[test]
-    fn the_poll_count_carries_into_its_high_half() {
+    fn the_poll_count_carries_from_the_state_word_into_the_header() {
         use crate::loom::Ordering::Relaxed;
+        use crate::task::state::{ToRunning, POLL_BITS, RUNNING};
 
         let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
         let task = rt.spawn(std::future::pending::<()>());
         let header = task.header();
-        // Wait for its one poll, after which nothing else writes the count.
-        while header.polls() == 0 {
+        // Wait for its one poll to end, after which nothing runs it.
+        while header.polls() == 0 || header.state.load() & RUNNING != 0 {
             std::thread::yield_now();
         }
         assert_eq!(header.polls(), 1);
-        header.polls.store(u32::MAX, Relaxed);
-        header.record_poll(7);
-        assert_eq!(header.polls(), 1 << 32);
-        header.record_poll(8);
-        assert_eq!(header.polls(), (1 << 32) + 1);
-        assert_eq!(header.last_poll.load(Relaxed), 8);
+        // Count polls through the transitions a poll makes, as if it ran
+        // (the task is idle, and nothing wakes it), up to the wrap of the
+        // word's bits, carrying as `poll` does.
+        let word_max = (1u64 << POLL_BITS) - 1;
+        for n in 2..=word_max + 2 {
+            assert!(header.state.wake_by_ref(), "idle: a Notified to push");
+            let ToRunning::Poll { wrapped } = header.state.transition_to_running() else {
+                panic!("an idle task runs");
+            };
+            assert_eq!(wrapped, n & word_max == 0, "poll {n}");
+            if wrapped {
+                header.carry_polls();
+            }
+            header.state.transition_to_idle();
+            assert_eq!(header.polls(), n);
+        }
+        // And the carry's own high half.
+        header.poll_wraps.store(u32::MAX, Relaxed);
+        header.carry_polls();
+        assert_eq!(header.polls(), (1 << (32 + POLL_BITS)) | 1);
         task.cancel();
     }
 
     #[test]
-    fn polls_shares_the_16_bytes_of_the_state_word() {
-        // See `Header::polls`: every poll writes them and the state word.
-        assert_eq!(std::mem::offset_of!(super::Header, polls), 8);
+    fn the_poll_stamp_shares_the_16_bytes_of_the_state_word() {
+        // See `Header::last_poll`: every poll writes it and the state word.
         assert_eq!(std::mem::offset_of!(super::Header, last_poll), 12);
     }
 }

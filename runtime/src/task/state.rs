@@ -1,5 +1,6 @@
-//! The task state word: lifecycle flags in the low bits, the reference count
-//! in the rest, all in one `AtomicUsize` so every transition is one atomic
+//! The task state word: lifecycle flags in the low bits, the reference
+//! count above them, and the low bits of the task's poll count at the top,
+//! all in one `AtomicU64` so every transition is one atomic
 //! read-modify-write.
 //!
 //! # Flags
@@ -36,44 +37,70 @@
 //! A new task has three: the `Task` handle, the owned-task list (released when
 //! the task completes), and the first `Notified`. Every `Waker` and every
 //! queued `Notified` holds one more. The cell is freed when the count reaches
-//! zero.
+//! zero. The count has 40 bits (bits 8 to 47).
+//!
+//! # Polls
+//!
+//! The top 16 bits count the task's polls (for `TaskInfo::polls` and the
+//! dump): [`transition_to_running`](State::transition_to_running) adds one
+//! in the compare-exchange it does anyway, so counting costs a poll no
+//! memory access of its own (a separate counter beside the word, loaded,
+//! incremented and stored by the runner, cost `yield_many` 4%). When they
+//! wrap, the runner carries one into the header's `poll_wraps` (see
+//! [`polls`] and `Header::polls`). Without introspection
+//! (`aiolos_no_introspection`) nothing is counted.
 
-use crate::loom::{AtomicUsize, Ordering};
+use crate::loom::{AtomicU64, Ordering};
+use crate::runtime::INTROSPECTION;
 
 /// A `Notified` for the task is queued, or the task was woken while running.
-pub(crate) const SCHEDULED: usize = 1 << 0;
+pub(crate) const SCHEDULED: u64 = 1 << 0;
 /// A thread owns the future (polls or drops it).
-pub(crate) const RUNNING: usize = 1 << 1;
+pub(crate) const RUNNING: u64 = 1 << 1;
 /// The output is stored and the done callbacks have run.
-pub(crate) const COMPLETE: usize = 1 << 2;
+pub(crate) const COMPLETE: u64 = 1 << 2;
 /// Cancellation was requested before the task finished.
-pub(crate) const CANCELLED: usize = 1 << 3;
+pub(crate) const CANCELLED: u64 = 1 << 3;
 /// The future is done (returned, panicked or dropped); cancel has no effect.
-pub(crate) const FINISHING: usize = 1 << 4;
+pub(crate) const FINISHING: u64 = 1 << 4;
 /// The `Task` handle is alive.
-pub(crate) const JOIN_INTEREST: usize = 1 << 5;
+pub(crate) const JOIN_INTEREST: u64 = 1 << 5;
 /// The join waker slot is set and owned by the runtime side.
-pub(crate) const JOIN_WAKER: usize = 1 << 6;
+pub(crate) const JOIN_WAKER: u64 = 1 << 6;
 /// The cancellation cascades to the `Task` handles the future holds.
-pub(crate) const CASCADE: usize = 1 << 7;
+pub(crate) const CASCADE: u64 = 1 << 7;
 
 /// The reference count starts at this bit.
 const REF_SHIFT: u32 = 8;
+/// Bits of the reference count.
+const REF_BITS: u32 = 40;
 /// One reference.
-pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
+pub(crate) const REF_ONE: u64 = 1 << REF_SHIFT;
+/// The reference count's bits.
+const REF_MASK: u64 = ((1 << REF_BITS) - 1) << REF_SHIFT;
+/// A count this high means references leak: `ref_inc` aborts long before
+/// the count could reach the poll bits.
+const REF_LIMIT: u64 = 1 << (REF_BITS - 1);
+/// The poll count's low bits start at this bit (see "Polls").
+const POLL_SHIFT: u32 = REF_SHIFT + REF_BITS;
+/// Bits of the poll count kept in the word.
+pub(crate) const POLL_BITS: u32 = u64::BITS - POLL_SHIFT;
+/// One poll (nothing without introspection).
+const POLL_ONE: u64 = if INTROSPECTION { 1 << POLL_SHIFT } else { 0 };
 
 /// The state of a new task: scheduled, with a handle, three references.
-pub(crate) const INITIAL: usize = SCHEDULED | JOIN_INTEREST | (3 * REF_ONE);
+pub(crate) const INITIAL: u64 = SCHEDULED | JOIN_INTEREST | (3 * REF_ONE);
 
 /// The atomic state word of one task.
 #[derive(Debug)]
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU64);
 
 /// What the runner may do after `transition_to_running`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToRunning {
-    /// Poll the future.
-    Poll,
+    /// Poll the future (counted in the word; `wrapped`: the count's bits
+    /// in the word just wrapped, carry one into the header).
+    Poll { wrapped: bool },
     /// Cancellation was requested: drop the future and complete.
     Cancel,
     /// Someone else owns or has finished the task: drop the `Notified`.
@@ -118,20 +145,20 @@ pub(crate) enum CancelAction {
 impl State {
     /// A state word for a new task.
     pub(crate) fn new() -> State {
-        State(AtomicUsize::new(INITIAL))
+        State(AtomicU64::new(INITIAL))
     }
 
     /// The current flags and count.
-    pub(crate) fn load(&self) -> usize {
+    pub(crate) fn load(&self) -> u64 {
         self.0.load(Ordering::Acquire)
     }
 
     /// Overwrites the word. Only for a task nobody else can see yet.
-    pub(crate) fn set_unshared(&self, value: usize) {
+    pub(crate) fn set_unshared(&self, value: u64) {
         self.0.store(value, Ordering::Release);
     }
 
-    fn update<R>(&self, mut f: impl FnMut(usize) -> (Option<usize>, R)) -> R {
+    fn update<R>(&self, mut f: impl FnMut(u64) -> (Option<u64>, R)) -> R {
         let mut cur = self.0.load(Ordering::Acquire);
         loop {
             let (next, ret) = f(cur);
@@ -158,12 +185,13 @@ impl State {
                 "running a task that was not scheduled"
             );
             let next = (cur & !SCHEDULED) | RUNNING;
-            let action = if cur & CANCELLED != 0 {
-                ToRunning::Cancel
+            if cur & CANCELLED != 0 {
+                (Some(next), ToRunning::Cancel)
             } else {
-                ToRunning::Poll
-            };
-            (Some(next), action)
+                let next = next.wrapping_add(POLL_ONE);
+                let wrapped = INTROSPECTION && polls(next) == 0;
+                (Some(next), ToRunning::Poll { wrapped })
+            }
         })
     }
 
@@ -194,7 +222,7 @@ impl State {
 
     /// Publishes the output: clears `RUNNING`, sets `COMPLETE`. Returns the
     /// previous word so the caller can see `JOIN_INTEREST` and `JOIN_WAKER`.
-    pub(crate) fn transition_to_complete(&self) -> usize {
+    pub(crate) fn transition_to_complete(&self) -> u64 {
         let prev = self.0.fetch_xor(RUNNING | COMPLETE, Ordering::AcqRel);
         debug_assert!(prev & RUNNING != 0 && prev & COMPLETE == 0);
         prev
@@ -287,7 +315,7 @@ impl State {
     /// Clears `JOIN_INTEREST` (and `JOIN_WAKER`, so nobody wakes a handle that
     /// is gone). Returns the previous word: if it had `COMPLETE`, the caller
     /// drops the output.
-    pub(crate) fn unset_join_interest(&self) -> usize {
+    pub(crate) fn unset_join_interest(&self) -> u64 {
         self.update(|cur| {
             let next = if cur & COMPLETE != 0 {
                 cur & !JOIN_INTEREST
@@ -300,7 +328,7 @@ impl State {
 
     /// Hands the join waker slot to the runtime side. Fails (returning the
     /// word) when the task completed meanwhile.
-    pub(crate) fn set_join_waker(&self) -> Result<(), usize> {
+    pub(crate) fn set_join_waker(&self) -> Result<(), u64> {
         self.update(|cur| {
             debug_assert!(cur & JOIN_WAKER == 0);
             if cur & COMPLETE != 0 {
@@ -313,7 +341,7 @@ impl State {
 
     /// Takes the join waker slot back so the handle can replace the waker.
     /// Fails when the task completed meanwhile.
-    pub(crate) fn unset_join_waker(&self) -> Result<(), usize> {
+    pub(crate) fn unset_join_waker(&self) -> Result<(), u64> {
         self.update(|cur| {
             debug_assert!(cur & JOIN_WAKER != 0);
             if cur & COMPLETE != 0 {
@@ -327,14 +355,15 @@ impl State {
     /// Adds a reference.
     pub(crate) fn ref_inc(&self) {
         let prev = self.0.fetch_add(REF_ONE, Ordering::Relaxed);
-        // A count this high means references leak: stop before it wraps.
-        if prev > isize::MAX as usize {
+        // A count this high means references leak: stop long before it
+        // reaches the poll bits.
+        if ref_count(prev) >= REF_LIMIT {
             std::process::abort();
         }
     }
 
     /// Drops `n` references; returns true when they were the last.
-    pub(crate) fn ref_dec(&self, n: usize) -> bool {
+    pub(crate) fn ref_dec(&self, n: u64) -> bool {
         let prev = self.0.fetch_sub(n * REF_ONE, Ordering::AcqRel);
         debug_assert!(ref_count(prev) >= n);
         ref_count(prev) == n
@@ -342,8 +371,13 @@ impl State {
 }
 
 /// The reference count in a state word.
-pub(crate) fn ref_count(word: usize) -> usize {
-    word >> REF_SHIFT
+pub(crate) fn ref_count(word: u64) -> u64 {
+    (word & REF_MASK) >> REF_SHIFT
+}
+
+/// The poll count's low [`POLL_BITS`] bits in a state word.
+pub(crate) fn polls(word: u64) -> u64 {
+    word >> POLL_SHIFT
 }
 
 #[cfg(all(test, not(loom)))]
@@ -353,7 +387,7 @@ mod tests {
     #[test]
     fn wake_while_running_sets_scheduled_and_runner_repushes() {
         let s = State::new();
-        assert_eq!(s.transition_to_running(), ToRunning::Poll);
+        assert_eq!(s.transition_to_running(), ToRunning::Poll { wrapped: false });
         assert!(!s.wake_by_ref());
         assert_eq!(s.transition_to_idle(), ToIdle::Notified);
         assert_eq!(ref_count(s.load()), 3);
