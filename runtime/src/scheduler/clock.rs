@@ -59,9 +59,10 @@
 //!
 //! # Timing polls
 //!
-//! With a threshold `T` of at least [`COARSE_TIMING_FROM`], a poll is timed
-//! by the coarse clock alone: its start is the stamp the poll takes anyway,
-//! and after the poll one more load gives its end. A poll whose coarse
+//! The worker that runs a poll times it (`task/debug.rs`, "Timing a
+//! poll"). With a threshold `T` of at least [`COARSE_TIMING_FROM`], a poll
+//! is timed by the coarse clock alone: one load before the poll gives its
+//! start (and the poll's stamp), one after it its end. A poll whose coarse
 //! duration reaches `T / 2` (the reading may lag the truth by a tick,
 //! `T / 16` or less, or longer on a starved machine) gets one real clock
 //! read, which decides: reported when the real end minus the coarse start

@@ -127,7 +127,8 @@ impl Header {
         self.poll_wraps.store(lo, Ordering::Relaxed);
         if lo == 0 {
             let hi = self.poll_wraps_hi.load(Ordering::Relaxed);
-            self.poll_wraps_hi.store(hi.wrapping_add(1), Ordering::Relaxed);
+            self.poll_wraps_hi
+                .store(hi.wrapping_add(1), Ordering::Relaxed);
         }
     }
 
@@ -252,12 +253,12 @@ enum Stage<F: Future> {
 /// A whole task: header first (`repr(C)`), so a cell pointer is a header
 /// pointer.
 ///
-/// Not `align(16)`, though `state` and `polls` rely on sharing a cache
+/// Not `align(16)`, though `state` and `last_poll` rely on sharing a cache
 /// line: the allocators in use (glibc's, jemalloc, mimalloc) return blocks
 /// of 16 bytes or more 16-byte aligned anyway, and rounding the size up to
 /// 16 would move many tasks to the next size class (glibc: a 104-byte task
 /// from a 112-byte chunk to a 128-byte one). With an allocator that does
-/// not, `polls` may land on the next line: slower, never wrong.
+/// not, `last_poll` may land on the next line: slower, never wrong.
 #[repr(C)]
 struct Cell<F: Future, S> {
     header: Header,

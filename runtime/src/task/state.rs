@@ -387,7 +387,10 @@ mod tests {
     #[test]
     fn wake_while_running_sets_scheduled_and_runner_repushes() {
         let s = State::new();
-        assert_eq!(s.transition_to_running(), ToRunning::Poll { wrapped: false });
+        assert_eq!(
+            s.transition_to_running(),
+            ToRunning::Poll { wrapped: false }
+        );
         assert!(!s.wake_by_ref());
         assert_eq!(s.transition_to_idle(), ToIdle::Notified);
         assert_eq!(ref_count(s.load()), 3);
