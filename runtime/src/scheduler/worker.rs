@@ -259,18 +259,10 @@ impl Local {
         // Debug mode: this thread's polls are timed (see `task/debug.rs`).
         crate::task::set_poll_timing(self.timed);
         self.now.set(poll_stamp(self.shared.worker_woke()));
-        while !self.shared.is_shutdown() {
-            if let Some(task) = self
-                .next_task()
-                .or_else(|| self.steal())
-                .or_else(|| self.poll_io().then(|| self.queue.pop()).flatten())
-            {
-                self.run_task(task);
-                continue;
-            }
-            self.park();
-            // Time has passed, and we may be the only one awake.
-            self.now.set(poll_stamp(self.shared.worker_woke()));
+        if INTROSPECTION && self.timed {
+            self.run_loop::<true>();
+        } else {
+            self.run_loop::<false>();
         }
         self.publish_counts();
         // Shutdown step 2: let go of queued tasks and of the timers (with
@@ -283,7 +275,26 @@ impl Local {
         while self.due.pop().is_some() {}
     }
 
-    fn run_task(&self, task: Notified) {
+    /// Runs tasks until shutdown, parking when there are none. `TIMED`
+    /// (debug mode) times every poll: a copy of the loop of its own, so
+    /// that without it the loop does not even ask.
+    fn run_loop<const TIMED: bool>(&self) {
+        while !self.shared.is_shutdown() {
+            if let Some(task) = self
+                .next_task()
+                .or_else(|| self.steal())
+                .or_else(|| self.poll_io().then(|| self.queue.pop()).flatten())
+            {
+                self.run_task::<TIMED>(task);
+                continue;
+            }
+            self.park();
+            // Time has passed, and we may be the only one awake.
+            self.now.set(poll_stamp(self.shared.worker_woke()));
+        }
+    }
+
+    fn run_task<const TIMED: bool>(&self, task: Notified) {
         if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
             // We were the last searcher and found work: there may be more, so
             // get someone else looking.
@@ -292,7 +303,7 @@ impl Local {
         if INTROSPECTION {
             self.polls.set(self.polls.get() + 1);
         }
-        if INTROSPECTION && self.timed {
+        if TIMED {
             self.run_timed(task);
         } else {
             task.run(self.now.get());
