@@ -7,7 +7,7 @@
 //! A task's spawn and the start of each poll are stamped with the
 //! runtime's coarse clock (`scheduler/clock.rs`), which costs a load, not a
 //! clock read: a stamp may be late by about a millisecond plus the time its
-//! worker went without reading the clock (256 short polls, or one long
+//! worker went without reading the clock (244 short polls, or one long
 //! poll). The last poll is kept in units of `2^20` ns (1.05 ms), in 32 bits
 //! that wrap: "time since the last poll" is right to about a millisecond
 //! for a task idle less than 26 days (half the range, so that a stamp a
