@@ -267,22 +267,25 @@ fn a_slow_poll_that_leaves_its_task_waiting_names_it() {
         wait_until("the slow poll's warning", || !lines_about(id).is_empty());
         tx.send(7).expect("the task still waits");
         assert_eq!(rt.block_on(t).expect("the task's value"), 7);
+        // The first warning about it is the blocking poll's. (Its second
+        // poll is quick, but at 10 ms a loaded machine may preempt it for
+        // longer: only the 200 ms threshold counts warnings exactly.)
         let lines = lines_about(id);
-        assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
             lines[0].starts_with(&format!(
                 "WARN Executing <Task id={id} name=\"waits-after-{threshold}\" spawned at {}:",
                 file!()
             )),
-            "{}",
-            lines[0]
+            "{lines:?}"
         );
         assert!(
             took_seconds(&lines[0]) >= blocks as f64 / 1000.0,
-            "{}",
-            lines[0]
+            "{lines:?}"
         );
-        assert_eq!(rt.handle().metrics().total_slow_polls(), 1);
+        if threshold == 200 {
+            assert_eq!(lines.len(), 1, "{lines:?}");
+            assert_eq!(rt.handle().metrics().total_slow_polls(), 1);
+        }
     }
 }
 
