@@ -58,13 +58,13 @@
 //! `Shared::counters` (a relaxed load and store each, see
 //! `runtime/metrics.rs`). Its polls and LIFO-slot hits, counted on every
 //! task, it counts in `Local` and publishes there with the clock's refresh
-//! (every [`CLOCK_INTERVAL`] ticks, 244), before it parks and as it exits, so a
-//! running worker's may lag by that many. It keeps the coarse clock fresh
-//! (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and each
-//! time it comes back from a park; the last worker to park marks it stale.
-//! It keeps its own reading (`Local::now`) and hands it to every poll it
-//! runs as the poll's stamp; in debug mode it marks its thread so that
-//! polls time themselves (`task/debug.rs`).
+//! (every [`CLOCK_INTERVAL`] ticks, 244), before it parks and as it exits,
+//! so a running worker's may lag by that many. It keeps the coarse clock
+//! fresh (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and
+//! each time it comes back from a park; the last worker to park marks it
+//! stale. It keeps its own reading (`Local::now`) and hands it to every
+//! poll it runs as the poll's stamp. In debug mode it runs a loop of its
+//! own that times every poll (`run_timed`, `task/debug.rs`).
 //!
 //! # Shutdown
 //!
