@@ -129,8 +129,6 @@ pub(crate) struct Local {
     /// are stamped with it (`poll_stamp`; refreshed with the clock, see the
     /// module docs).
     now: Cell<u64>,
-    /// Debug mode: whether this worker times the polls it runs.
-    timed: bool,
     /// Whether this worker is counted as searching in `Idle`.
     searching: Cell<bool>,
     /// xorshift state for picking a steal victim.
@@ -177,7 +175,6 @@ impl Queues {
 
 impl Local {
     pub(crate) fn new(index: usize, shared: Arc<Shared>, queues: Queues) -> Local {
-        let timed = shared.clock.timing() != Timing::Off;
         Local {
             index,
             shared,
@@ -188,7 +185,6 @@ impl Local {
             polls: Cell::new(0),
             lifo_hits: Cell::new(0),
             now: Cell::new(0),
-            timed,
             searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
             next_timer: Cell::new(NO_TIMER),
@@ -257,9 +253,10 @@ impl Local {
         let _worker = crate::context::set_worker(self);
         let _enter = crate::context::enter(&self.shared, true);
         // Debug mode: this thread's polls are timed (see `task/debug.rs`).
-        crate::task::set_poll_timing(self.timed);
+        let timed = INTROSPECTION && self.shared.clock.timing() != Timing::Off;
+        crate::task::set_poll_timing(timed);
         self.now.set(poll_stamp(self.shared.worker_woke()));
-        if INTROSPECTION && self.timed {
+        if timed {
             self.run_loop::<true>();
         } else {
             self.run_loop::<false>();

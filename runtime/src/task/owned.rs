@@ -110,7 +110,34 @@ impl OwnedTasks {
     }
 
     fn shard(&self, header: &Header) -> &Mutex<Shard> {
-        &self.shards[header.id.as_u64() as usize & self.mask]
+        self.shard_of(header.id)
+    }
+
+    /// The shard of the task with this id.
+    fn shard_of(&self, id: super::TaskId) -> &Mutex<Shard> {
+        &self.shards[id.as_u64() as usize & self.mask]
+    }
+
+    /// Calls `f`, under its shard's lock, with the linked task with this id
+    /// and its spawn site, if there is one.
+    fn with_linked<R>(
+        &self,
+        id: super::TaskId,
+        f: impl FnOnce(NonNull<Header>, &Header, SpawnSite) -> R,
+    ) -> Option<R> {
+        let shard = self.shard_of(id).lock();
+        let (ptr, site) = shard
+            .slots
+            .iter()
+            .zip(&shard.sites)
+            .find_map(|(slot, site)| {
+                let ptr = slot.task?;
+                // SAFETY: a linked task is alive: the list holds a reference,
+                // released only after unlinking under this lock, which we hold.
+                (unsafe { ptr.as_ref() }.id == id).then_some((ptr, *site))
+            })?;
+        // SAFETY: as above; the lock is held until `f` returns.
+        Some(f(ptr, unsafe { ptr.as_ref() }, site))
     }
 
     /// Links a new task (taking over its owned-list reference), spawned at
@@ -216,17 +243,9 @@ impl OwnedTasks {
     /// (copied: the caller may log them after the lock is released; for
     /// slow-poll warnings, which are rare).
     pub(crate) fn name_and_site(&self, id: super::TaskId) -> Option<(Option<String>, SpawnSite)> {
-        let shard = self.shards[id.as_u64() as usize & self.mask].lock();
-        shard
-            .slots
-            .iter()
-            .zip(&shard.sites)
-            .find_map(|(slot, site)| {
-                // SAFETY: a linked task is alive: the list holds a
-                // reference, released only after unlinking under this lock.
-                let header = unsafe { slot.task?.as_ref() };
-                (header.id == id).then(|| (header.name().map(str::to_owned), *site))
-            })
+        self.with_linked(id, |_, header, site| {
+            (header.name().map(str::to_owned), site)
+        })
     }
 
     /// Tasks linked now and tasks ever linked (for `Handle::metrics`).
@@ -242,18 +261,10 @@ impl OwnedTasks {
     /// A cancel-only reference to the live task with this id, if any (for
     /// [`task::cancel`](crate::task::cancel)).
     pub(crate) fn cancel_ref(&self, id: super::TaskId) -> Option<super::CancelRef> {
-        let shard = self.shards[id.as_u64() as usize & self.mask].lock();
-        shard.slots.iter().find_map(|slot| {
-            let ptr = slot.task?;
-            // SAFETY: a linked task is alive: the list holds a reference,
-            // released only after unlinking under this lock.
-            let header = unsafe { ptr.as_ref() };
-            if header.id != id {
-                return None;
-            }
+        self.with_linked(id, |ptr, header, _| {
             header.state.ref_inc();
             // SAFETY: we just took the reference the `CancelRef` owns.
-            Some(unsafe { super::CancelRef::from_counted(ptr) })
+            unsafe { super::CancelRef::from_counted(ptr) }
         })
     }
 

@@ -5,13 +5,13 @@
 //! queues, wakers and the owned-task list handle tasks as untyped
 //! `NonNull<Header>` pointers.
 //!
-//! Each poll is counted and stamped in the header by the thread that owns
-//! `RUNNING` (an increment and a store beside the state word: the count
-//! and the caller's coarse clock reading, see `scheduler/clock.rs`). A poll
-//! here does nothing else for debug mode: the worker times the polls it
-//! runs (`debug.rs`, "Timing a poll"), and only a task finishing in a
-//! timed poll asks, in `finish`, whether that poll was slow, while it can
-//! still be named.
+//! Each poll is counted in the state word, by the compare-exchange that
+//! starts it (`state.rs`, "Polls"), and stamped by the thread that owns
+//! `RUNNING` with the caller's coarse clock reading, in a store beside the
+//! word (`Header::last_poll`, `scheduler/clock.rs`). A poll itself does
+//! nothing for debug mode: the worker times the polls it runs (`debug.rs`,
+//! "Timing a poll"), and only a task finishing in a timed poll asks, in
+//! `finish`, whether that poll was slow, while it can still be named.
 //!
 //! # Completing a task
 //!
@@ -52,8 +52,8 @@ use crate::scheduler::Shared;
 /// The type-independent part of a task, at the start of every cell.
 ///
 /// 64 bytes on 64-bit targets. The introspection fields (`poll_wraps`,
-/// `last_poll`, `poll_wraps_hi`) took the place of the name, which a named task keeps in
-/// front of its cell instead ([`NamedCell`]): names are rare, and every
+/// `last_poll`, `poll_wraps_hi`) took the place of the name, which a named
+/// task keeps in front of its cell instead ([`NamedCell`]): names are rare, and every
 /// byte here is paid by every task (8 more bytes cost `spawn_local` about
 /// 2%, 24 more slowed `gather_many`, 100 000 short tasks, by a quarter).
 /// What is written once and read only by introspection (spawn location
