@@ -20,8 +20,9 @@
 //! `compare --child RUNTIME WORKLOAD --workers N [--iters K]`, so no runtime
 //! inherits another's threads, allocator state or warmed caches. Children run
 //! one at a time, interleaved: round 1 runs every workload on aiolos, tokio,
-//! smol; round 2 again; and so on for R rounds, so drift in machine load
-//! spreads over all runtimes.
+//! smol; round 2 again, starting with the next runtime (tokio, smol,
+//! aiolos); and so on for R rounds, so drift in machine load spreads over
+//! all runtimes and none always runs first.
 //!
 //! A child:
 //! 1. builds the runtime with N workers (exit 3 if that fails);
@@ -52,8 +53,8 @@ use aiolos_benches::report::{self, Cell, Stats};
 use aiolos_benches::rt::{Aiolos, AiolosDebug, Rt, Smol, Tokio};
 use aiolos_benches::workloads::{Metrics, Workload};
 
-/// Runtimes run when `--runtimes` is not given, in the order each round
-/// runs them.
+/// Runtimes run when `--runtimes` is not given, in the order the first
+/// round runs them (each later round starts one further along).
 const DEFAULT_RUNTIMES: [&str; 3] = [Aiolos::NAME, Tokio::NAME, Smol::NAME];
 /// Every runtime this binary can measure itself.
 const KNOWN_RUNTIMES: [&str; 4] = [Aiolos::NAME, AiolosDebug::NAME, Tokio::NAME, Smol::NAME];
@@ -73,7 +74,7 @@ struct Opts {
     runs: usize,
     /// Workloads to run.
     workloads: Vec<Workload>,
-    /// Columns to measure, in the order each round runs them.
+    /// Columns to measure, in the order the first round runs them.
     runtimes: Vec<Column>,
     /// The column every median is divided by.
     baseline: String,
@@ -315,7 +316,12 @@ fn parent(opts: &Opts) -> ExitCode {
         .collect();
     for round in 1..=opts.runs {
         for (wi, w) in opts.workloads.iter().enumerate() {
-            for (ri, rt) in opts.runtimes.iter().enumerate() {
+            // Each round starts with the next column: a column always run
+            // first (or right after another) would carry whatever that
+            // position costs into every paired ratio.
+            let n = opts.runtimes.len();
+            for ri in (0..n).map(|k| (k + round) % n) {
+                let rt = &opts.runtimes[ri];
                 let out = run_child(rt.exe.as_ref().unwrap_or(&exe), rt.runtime, *w, opts);
                 let rt = &rt.name;
                 match &out {
