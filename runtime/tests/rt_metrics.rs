@@ -102,6 +102,53 @@ fn counters_never_go_down_and_idle_workers_count_their_parks() {
 }
 
 #[test]
+fn the_workers_count_every_poll_exactly_whichever_queue_it_came_from() {
+    // Each task here is polled a known number of times, through every way
+    // a worker finds a task: the injector (spawned from outside), its LIFO
+    // slot and local queue (spawned and yielding on a worker), stealing (two
+    // workers), and the due queue (sleeps). The workers derive their count
+    // from their tick plus what came from elsewhere (`worker.rs`), so a
+    // path that took a tick without a poll, or a poll without a tick,
+    // would show here. Counts are final once the workers have exited.
+    let _wd = watchdog("metrics_exact_polls", 120);
+    let rt = runtime(2);
+    let handle = rt.handle();
+    const OUTSIDE: u64 = 20;
+    const YIELDS: u64 = 10;
+    const SLEEPERS: u64 = 10;
+    const CHILDREN: u64 = 50;
+    let mut tasks = Vec::new();
+    for _ in 0..OUTSIDE {
+        tasks.push(rt.spawn(async {
+            for _ in 0..YIELDS {
+                aiolos::yield_now().await;
+            }
+        }));
+    }
+    for i in 0..SLEEPERS {
+        tasks.push(rt.spawn(async move {
+            aiolos::time::sleep(Duration::from_millis(1 + i)).await;
+        }));
+    }
+    // One poll: it spawns its children and returns without awaiting them.
+    let spawner = rt.spawn(async {
+        (0..CHILDREN)
+            .map(|i| aiolos::spawn(async move { i }))
+            .collect::<Vec<_>>()
+    });
+    for (i, child) in (0..).zip(join_ok(spawner, "the spawner")) {
+        assert_eq!(join_ok(child, "a child"), i);
+    }
+    for t in tasks {
+        join_ok(t, "a task");
+    }
+    drop(rt);
+    let m = handle.metrics();
+    let expected = OUTSIDE * (YIELDS + 1) + SLEEPERS * 2 + 1 + CHILDREN;
+    assert_eq!(m.total_polls(), expected, "{m:?}");
+}
+
+#[test]
 fn a_task_awaiting_the_child_it_spawned_hits_the_lifo_slot() {
     let _wd = watchdog("metrics_lifo", 120);
     let rt = runtime(1);

@@ -51,8 +51,8 @@ use crate::scheduler::Shared;
 
 /// The type-independent part of a task, at the start of every cell.
 ///
-/// 64 bytes on 64-bit targets. The introspection fields (`poll_wraps`,
-/// `last_poll`, `poll_wraps_hi`) took the place of the name, which a named
+/// 64 bytes on 64-bit targets. The introspection fields (`poll_carries`,
+/// `last_poll`, `poll_carries_hi`) took the place of the name, which a named
 /// task keeps in front of its cell instead ([`NamedCell`]): names are rare, and every
 /// byte here is paid by every task (8 more bytes cost `spawn_local` about
 /// 2%, 24 more slowed `gather_many`, 100 000 short tasks, by a quarter).
@@ -63,11 +63,12 @@ use crate::scheduler::Shared;
 pub(crate) struct Header {
     /// Flags and reference count (see `state.rs`).
     pub(crate) state: State,
-    /// Polls so far above the ones the state word counts: one more each
-    /// time its [`POLL_BITS`](state::POLL_BITS) bits wrap (see
+    /// Polls so far above the ones the state word counts, in units of
+    /// 2^[`CARRY_BITS`](state::CARRY_BITS): one more each time the word's
+    /// count carries (see `state.rs`, "Polls", and
     /// [`polls`](Header::polls)), the low 32 bits (the high ones are
-    /// `poll_wraps_hi`). Written only by the thread that owns `RUNNING`.
-    pub(crate) poll_wraps: AtomicU32,
+    /// `poll_carries_hi`). Written only by the thread that owns `RUNNING`.
+    pub(crate) poll_carries: AtomicU32,
     /// When the last poll started, from the coarse clock: nanoseconds since
     /// the runtime clock's origin shifted right by [`POLL_STAMP_SHIFT`]
     /// (units of about a millisecond), wrapping (see `info.rs`). Written
@@ -88,8 +89,8 @@ pub(crate) struct Header {
     /// The task's slot in its owned-list shard, or `UNLINKED`. Read and
     /// written only under that shard's lock.
     pub(crate) owned_slot: UnsafeCell<u32>,
-    /// The high 32 bits of `poll_wraps`.
-    pub(crate) poll_wraps_hi: AtomicU32,
+    /// The high 32 bits of `poll_carries`.
+    pub(crate) poll_carries_hi: AtomicU32,
     /// The runtime the task belongs to.
     pub(crate) shared: Arc<Shared>,
     /// The waker of whoever awaits the `Task` handle; ownership is handed
@@ -118,28 +119,28 @@ impl Header {
         unsafe { (self.vtable.name)(NonNull::from(self)).map(|n| &*n.as_ptr()) }
     }
 
-    /// The poll count's bits in the state word wrapped (see `state.rs`,
-    /// "Polls"): one more in `poll_wraps`. Only the thread that owns
-    /// `RUNNING` calls this, right after the transition that wrapped them.
+    /// The poll count's top bit in the state word flipped (see `state.rs`,
+    /// "Polls"): one more in `poll_carries`. Only the thread that owns
+    /// `RUNNING` calls this, right after the transition that flipped it.
     #[cold]
     fn carry_polls(&self) {
-        let lo = self.poll_wraps.load(Ordering::Relaxed).wrapping_add(1);
-        self.poll_wraps.store(lo, Ordering::Relaxed);
+        let lo = self.poll_carries.load(Ordering::Relaxed).wrapping_add(1);
+        self.poll_carries.store(lo, Ordering::Relaxed);
         if lo == 0 {
-            let hi = self.poll_wraps_hi.load(Ordering::Relaxed);
-            self.poll_wraps_hi
+            let hi = self.poll_carries_hi.load(Ordering::Relaxed);
+            self.poll_carries_hi
                 .store(hi.wrapping_add(1), Ordering::Relaxed);
         }
     }
 
     /// Polls so far (wrapping at 2^64). Read from another thread just as
-    /// the state word's bits wrap, once every 65 536 polls, it may be off
-    /// by that many for that moment (the carry follows the transition).
+    /// the state word's count carries, once every 32 768 polls, it may be
+    /// that many low for that moment (the carry follows the transition).
     pub(crate) fn polls(&self) -> u64 {
         let low = state::polls(self.state.load());
-        let hi = u64::from(self.poll_wraps_hi.load(Ordering::Relaxed));
-        let wraps = (hi << 32) | u64::from(self.poll_wraps.load(Ordering::Relaxed));
-        (wraps << state::POLL_BITS) | low
+        let hi = u64::from(self.poll_carries_hi.load(Ordering::Relaxed));
+        let carries = (hi << 32) | u64::from(self.poll_carries.load(Ordering::Relaxed));
+        (carries << state::CARRY_BITS) | low
     }
 }
 
@@ -320,12 +321,12 @@ where
     let cell = |vtable| Cell::<F, S> {
         header: Header {
             state: State::new(),
-            poll_wraps: AtomicU32::new(0),
+            poll_carries: AtomicU32::new(0),
             last_poll: AtomicU32::new(0),
             vtable,
             id,
             owned_slot: UnsafeCell::new(UNLINKED),
-            poll_wraps_hi: AtomicU32::new(0),
+            poll_carries_hi: AtomicU32::new(0),
             shared,
             join_waker: UnsafeCell::new(None),
         },
@@ -386,8 +387,8 @@ unsafe fn poll<F: Future + 'static, S: Schedule>(ptr: NonNull<Header>, now: u64)
     let cell = unsafe { Cell::<F, S>::from_header(ptr) };
     let header = &cell.header;
     match header.state.transition_to_running() {
-        ToRunning::Poll { wrapped } => {
-            if wrapped {
+        ToRunning::Poll { carry } => {
+            if carry {
                 header.carry_polls();
             }
         }
@@ -657,7 +658,7 @@ mod tests {
     #[test]
     fn the_poll_count_carries_from_the_state_word_into_the_header() {
         use crate::loom::Ordering::Relaxed;
-        use crate::task::state::{ToRunning, POLL_BITS, RUNNING};
+        use crate::task::state::{ToRunning, CARRY_BITS, RUNNING};
 
         let rt = crate::Runtime::builder().worker_threads(1).build().unwrap();
         let task = rt.spawn(std::future::pending::<()>());
@@ -668,25 +669,26 @@ mod tests {
         }
         assert_eq!(header.polls(), 1);
         // Count polls through the transitions a poll makes, as if it ran
-        // (the task is idle, and nothing wakes it), up to the wrap of the
-        // word's bits, carrying as `poll` does.
-        let word_max = (1u64 << POLL_BITS) - 1;
-        for n in 2..=word_max + 2 {
+        // (the task is idle, and nothing wakes it), through two carries
+        // (the word's top bit flips up, then down as the 16 bits wrap),
+        // carrying as `poll` does.
+        let carry_every = 1u64 << CARRY_BITS;
+        for n in 2..=2 * carry_every + 2 {
             assert!(header.state.wake_by_ref(), "idle: a Notified to push");
-            let ToRunning::Poll { wrapped } = header.state.transition_to_running() else {
+            let ToRunning::Poll { carry } = header.state.transition_to_running() else {
                 panic!("an idle task runs");
             };
-            assert_eq!(wrapped, n & word_max == 0, "poll {n}");
-            if wrapped {
+            assert_eq!(carry, n % carry_every == 0, "poll {n}");
+            if carry {
                 header.carry_polls();
             }
             header.state.transition_to_idle();
             assert_eq!(header.polls(), n);
         }
         // And the carry's own high half.
-        header.poll_wraps.store(u32::MAX, Relaxed);
+        header.poll_carries.store(u32::MAX, Relaxed);
         header.carry_polls();
-        assert_eq!(header.polls(), (1 << (32 + POLL_BITS)) | 1);
+        assert_eq!(header.polls(), (1 << (32 + CARRY_BITS)) | 2);
         task.cancel();
     }
 

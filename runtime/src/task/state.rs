@@ -45,10 +45,13 @@
 //! dump): [`transition_to_running`](State::transition_to_running) adds one
 //! in the compare-exchange it does anyway, so counting costs a poll no
 //! memory access of its own (a separate counter beside the word, loaded,
-//! incremented and stored by the runner, cost `yield_many` 4%). When they
-//! wrap, the runner carries one into the header's `poll_wraps` (see
-//! [`polls`] and `Header::polls`). Without introspection
-//! (`aiolos_no_introspection`) nothing is counted.
+//! incremented and stored by the runner, cost `yield_many` 4%). Each time
+//! the count's top bit (the word's sign bit) flips, every
+//! 2^[`CARRY_BITS`] polls, the runner carries one into the header's
+//! `poll_carries` (see [`polls`] and `Header::polls`). A flip is seen as
+//! the sign of the old word XOR the new one: two instructions and no
+//! constant, where testing the 16 bits for a wrap to zero took four.
+//! Without introspection (`aiolos_no_introspection`) nothing is counted.
 
 use crate::loom::{AtomicU64, Ordering};
 use crate::runtime::INTROSPECTION;
@@ -84,7 +87,10 @@ const REF_LIMIT: u64 = 1 << (REF_BITS - 1);
 /// The poll count's low bits start at this bit (see "Polls").
 const POLL_SHIFT: u32 = REF_SHIFT + REF_BITS;
 /// Bits of the poll count kept in the word.
-pub(crate) const POLL_BITS: u32 = u64::BITS - POLL_SHIFT;
+const POLL_BITS: u32 = u64::BITS - POLL_SHIFT;
+/// The word's count carries into the header every `1 << CARRY_BITS` polls:
+/// each time its top bit flips (see "Polls").
+pub(crate) const CARRY_BITS: u32 = POLL_BITS - 1;
 /// One poll (nothing without introspection).
 const POLL_ONE: u64 = if INTROSPECTION { 1 << POLL_SHIFT } else { 0 };
 
@@ -98,9 +104,9 @@ pub(crate) struct State(AtomicU64);
 /// What the runner may do after `transition_to_running`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToRunning {
-    /// Poll the future (counted in the word; `wrapped`: the count's bits
-    /// in the word just wrapped, carry one into the header).
-    Poll { wrapped: bool },
+    /// Poll the future (counted in the word; `carry`: the count's top bit
+    /// just flipped, carry one into the header).
+    Poll { carry: bool },
     /// Cancellation was requested: drop the future and complete.
     Cancel,
     /// Someone else owns or has finished the task: drop the `Notified`.
@@ -175,7 +181,7 @@ impl State {
 
     /// Takes ownership of the future for a poll, consuming `SCHEDULED`.
     pub(crate) fn transition_to_running(&self) -> ToRunning {
-        self.update(|cur| {
+        let to = self.update(|cur| {
             if cur & (RUNNING | COMPLETE) != 0 {
                 // Shutdown took the task while this `Notified` was queued.
                 return (None, ToRunning::Skip);
@@ -184,15 +190,24 @@ impl State {
                 cur & SCHEDULED != 0,
                 "running a task that was not scheduled"
             );
-            let next = (cur & !SCHEDULED) | RUNNING;
+            // Counted whether it polls or cancels: one value to swap in,
+            // where two cost a poll three more instructions (both computed,
+            // then one picked); a cancel takes its count back below.
+            let next = ((cur & !SCHEDULED) | RUNNING).wrapping_add(POLL_ONE);
             if cur & CANCELLED != 0 {
                 (Some(next), ToRunning::Cancel)
             } else {
-                let next = next.wrapping_add(POLL_ONE);
-                let wrapped = INTROSPECTION && polls(next) == 0;
-                (Some(next), ToRunning::Poll { wrapped })
+                let carry = INTROSPECTION && ((cur ^ next) as i64) < 0;
+                (Some(next), ToRunning::Poll { carry })
             }
-        })
+        });
+        if INTROSPECTION && to == ToRunning::Cancel {
+            // Not a poll. We own RUNNING: no other transition touches the
+            // count meanwhile, and this restores the bits exactly (a
+            // flipped top bit flips back, so there is nothing to carry).
+            self.0.fetch_sub(POLL_ONE, Ordering::Relaxed);
+        }
+        to
     }
 
     /// Gives the future back after a `Pending` poll.
@@ -375,9 +390,10 @@ pub(crate) fn ref_count(word: u64) -> u64 {
     (word & REF_MASK) >> REF_SHIFT
 }
 
-/// The poll count's low [`POLL_BITS`] bits in a state word.
+/// The poll count's low [`CARRY_BITS`] bits in a state word (the bits
+/// above them are in the header's carries).
 pub(crate) fn polls(word: u64) -> u64 {
-    word >> POLL_SHIFT
+    (word >> POLL_SHIFT) & ((1 << CARRY_BITS) - 1)
 }
 
 #[cfg(all(test, not(loom)))]
@@ -387,10 +403,7 @@ mod tests {
     #[test]
     fn wake_while_running_sets_scheduled_and_runner_repushes() {
         let s = State::new();
-        assert_eq!(
-            s.transition_to_running(),
-            ToRunning::Poll { wrapped: false }
-        );
+        assert_eq!(s.transition_to_running(), ToRunning::Poll { carry: false });
         assert!(!s.wake_by_ref());
         assert_eq!(s.transition_to_idle(), ToIdle::Notified);
         assert_eq!(ref_count(s.load()), 3);
