@@ -135,9 +135,10 @@ pub fn paired_ratio(xs: &[Option<f64>], base: &[Option<f64>]) -> Option<f64> {
 pub type Row = (String, Cell, Option<f64>);
 
 /// Renders the results table: one block per workload, one line per runtime,
-/// with each median divided by the `baseline` runtime's median, and the
-/// median of the per-round ratios ([`paired_ratio`]).
-pub fn table(rows: &[(String, Vec<Row>)], baseline: &str) -> String {
+/// with each median divided by the `baseline` runtimes' median (the mean of
+/// their medians, when several), and the median of the per-round ratios
+/// ([`paired_ratio`]).
+pub fn table(rows: &[(String, Vec<Row>)], baseline: &[String]) -> String {
     let mut out = String::new();
     // The runtime column fits the longest name (`aiolos-debug`, `--with`
     // columns), at least 8 wide.
@@ -153,15 +154,23 @@ pub fn table(rows: &[(String, Vec<Row>)], baseline: &str) -> String {
         "median",
         "min",
         "max",
-        format!("/{baseline}"),
+        format!("/{}", baseline.join("+")),
         "paired"
     );
     let _ = writeln!(out, "{}", "-".repeat(15 + 1 + rw + 3 * 12 + 20));
     for (workload, cells) in rows {
-        let base = cells.iter().find_map(|(rt, c, _)| match c {
-            Cell::Measured(s) if rt == baseline => Some(s.median),
-            _ => None,
-        });
+        let medians: Option<Vec<f64>> = baseline
+            .iter()
+            .map(|b| {
+                cells.iter().find_map(|(rt, c, _)| match c {
+                    Cell::Measured(s) if rt == b => Some(s.median),
+                    _ => None,
+                })
+            })
+            .collect();
+        let base = medians
+            .filter(|m| !m.is_empty())
+            .map(|m| m.iter().sum::<f64>() / m.len() as f64);
         for (i, (rt, cell, paired)) in cells.iter().enumerate() {
             let name = if i == 0 { workload.as_str() } else { "" };
             match cell {
@@ -304,6 +313,32 @@ pub fn metrics_lines(workload: &str, per_runtime: &[(String, Vec<(String, Stats)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_divides_by_the_mean_of_several_baselines() {
+        let m = |median| Cell::Measured(Stats::of(&[median]).unwrap());
+        let rows = vec![(
+            "yield_many".to_string(),
+            vec![
+                ("aiolos".to_string(), m(22.0), Some(1.05)),
+                ("without".to_string(), m(10.0), Some(1.0)),
+                ("without2".to_string(), m(30.0), Some(0.95)),
+            ],
+        )];
+        let base = ["without".to_string(), "without2".to_string()];
+        let out = table(&rows, &base);
+        assert!(out.contains("/without+without2"), "{out}");
+        // 22 over the mean of 10 and 30.
+        let aiolos = out.lines().find(|l| l.contains("aiolos")).unwrap();
+        assert!(
+            aiolos.contains("1.100x") && aiolos.contains("1.050x"),
+            "{out}"
+        );
+        // One baseline column alone divides by its own median.
+        let out = table(&rows, &base[..1]);
+        let aiolos = out.lines().find(|l| l.contains("aiolos")).unwrap();
+        assert!(aiolos.contains("2.200x"), "{out}");
+    }
 
     #[test]
     fn civil_from_days_matches_known_dates() {

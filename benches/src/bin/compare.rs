@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p aiolos-benches --bin compare -- [--workers N] [--runs R] [--only a,b]
-//!     [--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH]... [--baseline NAME]
+//!     [--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH]... [--baseline NAME,..]
 //!     [--iters K] [--timeout SECS]
 //! ```
 //!
@@ -11,7 +11,10 @@
 //! of this binary at PATH (its `aiolos` runtime): aiolos at another commit,
 //! say, run interleaved with this one so both see the same machine, for a
 //! before/after comparison of a change (`--baseline NAME` divides by its
-//! medians instead of tokio's).
+//! medians instead of tokio's). `--baseline A,B` divides by the mean of
+//! several columns: with A and B two copies of one binary, each ratio is
+//! less at the mercy of one column's luck, and A against B shows how far
+//! the same build wanders (an A/A comparison).
 //!
 //! # Protocol
 //!
@@ -76,8 +79,9 @@ struct Opts {
     workloads: Vec<Workload>,
     /// Columns to measure, in the order the first round runs them.
     runtimes: Vec<Column>,
-    /// The column every median is divided by.
-    baseline: String,
+    /// The columns every median is divided by (the mean of theirs, when
+    /// there are several: see the module docs).
+    baseline: Vec<String>,
     /// Overrides every workload's timed iteration count.
     iters: Option<u32>,
     /// Seconds before a child is declared hung.
@@ -110,10 +114,11 @@ impl Column {
 }
 
 const USAGE: &str = "usage: compare [--workers N] [--runs R] [--only WORKLOAD,..] \
-[--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH].. [--baseline NAME] \
+[--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH].. [--baseline NAME,..] \
 [--iters K] [--timeout SECS]
   --with NAME=PATH   also measure the aiolos of another build of compare (e.g. another commit)
-  --baseline NAME    divide medians by this column's (default tokio, else the first column)
+  --baseline NAME,.. divide medians by this column's, or by the mean of these columns'
+                     (default tokio, else the first column)
 workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking,
            timers_churn, timers_sleep, tcp_echo, mutex_contended, mpsc_fanin, gather_many";
 
@@ -123,7 +128,7 @@ fn parse_args() -> Result<Opts, String> {
         runs: 7,
         workloads: Workload::ALL.to_vec(),
         runtimes: DEFAULT_RUNTIMES.map(Column::own).to_vec(),
-        baseline: String::new(),
+        baseline: Vec::new(),
         iters: None,
         timeout: Duration::from_secs(120),
         child: None,
@@ -171,7 +176,12 @@ fn parse_args() -> Result<Opts, String> {
                     runtime: Aiolos::NAME,
                 });
             }
-            "--baseline" => opts.baseline = value("a column name")?,
+            "--baseline" => {
+                opts.baseline = value("column names")?
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect()
+            }
             "--child" => {
                 let rt = value("a runtime")?;
                 let w = value("a workload")?;
@@ -192,16 +202,20 @@ fn parse_args() -> Result<Opts, String> {
         }
     }
     if opts.baseline.is_empty() {
-        opts.baseline = match opts.runtimes.iter().find(|c| c.name == DEFAULT_BASELINE) {
-            Some(c) => c.name.clone(),
-            None => opts
-                .runtimes
-                .first()
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-        };
-    } else if !opts.runtimes.iter().any(|c| c.name == opts.baseline) {
-        return Err(format!("--baseline `{}` is not a column", opts.baseline));
+        let default = opts
+            .runtimes
+            .iter()
+            .find(|c| c.name == DEFAULT_BASELINE)
+            .or(opts.runtimes.first());
+        opts.baseline = default.map(|c| c.name.clone()).into_iter().collect();
+    }
+    for (i, b) in opts.baseline.iter().enumerate() {
+        if !opts.runtimes.iter().any(|c| &c.name == b) {
+            return Err(format!("--baseline `{b}` is not a column"));
+        }
+        if opts.baseline[..i].contains(b) {
+            return Err(format!("--baseline names `{b}` twice"));
+        }
     }
     Ok(opts)
 }
@@ -342,7 +356,11 @@ fn parent(opts: &Opts) -> ExitCode {
     }
 
     let mut any_failed = false;
-    let base_index = opts.runtimes.iter().position(|c| c.name == opts.baseline);
+    let base_indexes: Vec<usize> = opts
+        .baseline
+        .iter()
+        .filter_map(|b| opts.runtimes.iter().position(|c| &c.name == b))
+        .collect();
     let rows: Vec<(String, Vec<report::Row>)> = opts
         .workloads
         .iter()
@@ -356,7 +374,17 @@ fn parent(opts: &Opts) -> ExitCode {
                     })
                     .collect()
             };
-            let base_times = base_index.map(|i| times(&per_rt[i]));
+            // Per round, the mean of the baseline columns' times (none if
+            // one of them failed that round).
+            let base_times = (!base_indexes.is_empty()).then(|| {
+                (0..opts.runs)
+                    .map(|r| {
+                        let ts: Option<Vec<f64>> =
+                            base_indexes.iter().map(|&i| times(&per_rt[i])[r]).collect();
+                        ts.map(|ts| ts.iter().sum::<f64>() / ts.len() as f64)
+                    })
+                    .collect::<Vec<_>>()
+            });
             let cells = opts
                 .runtimes
                 .iter()
@@ -382,11 +410,14 @@ fn parent(opts: &Opts) -> ExitCode {
     }
     println!();
     println!("time per iteration (one iteration = one whole workload); median/min/max over runs;");
-    let base = &opts.baseline;
+    let base = opts.baseline.join("+");
     println!("/{base} = median divided by {base}'s median (lower is faster); paired = median over");
     println!(
         "rounds of the time divided by {base}'s in the same round (steadier on a noisy machine)."
     );
+    if opts.baseline.len() > 1 {
+        println!("  {base}: the mean of those columns' medians, and of their times in each round");
+    }
     for c in &opts.runtimes {
         if let Some(exe) = &c.exe {
             println!("  {}: the aiolos of {}", c.name, exe.display());
