@@ -214,12 +214,14 @@ impl Local {
         &self.shared.counters[self.index]
     }
 
-    /// Publishes the counts kept in `Local` to this worker's counters.
-    /// Called at least every [`CLOCK_INTERVAL`] ticks while the worker
-    /// runs, so `tick` cannot wrap between two calls.
-    fn publish_counts(&self) {
+    /// Publishes the counts kept in `Local` to this worker's counters, the
+    /// polls up to tick `tick`: the current one, or in `next_task` the one
+    /// before (a tick still looking for its task may yet be taken back,
+    /// and a count published with it would then go down). Called at least
+    /// every [`CLOCK_INTERVAL`] ticks while the worker runs, so `tick`
+    /// cannot wrap between two calls.
+    fn publish_counts(&self, tick: u32) {
         if INTROSPECTION {
-            let tick = self.tick.get();
             let ticks = u64::from(tick.wrapping_sub(self.polls_tick.replace(tick)));
             let polls = self.polls.get().wrapping_add(ticks);
             let polls = polls.wrapping_add(self.polls_adjust.replace(0));
@@ -279,7 +281,7 @@ impl Local {
         } else {
             self.run_loop::<false>();
         }
-        self.publish_counts();
+        self.publish_counts(self.tick.get());
         // Shutdown step 2: let go of queued tasks and of the timers (with
         // the wakers they hold); the owned list cancels the tasks once every
         // worker has stopped.
@@ -467,7 +469,7 @@ impl Local {
         if tick.is_multiple_of(GLOBAL_INTERVAL) {
             if INTROSPECTION && tick.is_multiple_of(CLOCK_INTERVAL) {
                 self.now.set(poll_stamp(self.shared.clock.refresh()));
-                self.publish_counts();
+                self.publish_counts(tick.wrapping_sub(1));
             }
             // Tasks whose I/O became ready join the back of our queue.
             self.poll_io();
@@ -528,7 +530,7 @@ impl Local {
     /// is due, or shutdown starts.
     fn park(&self) {
         let shared = &self.shared;
-        self.publish_counts();
+        self.publish_counts(self.tick.get());
         bump(&self.counters().parks);
         let was_searching = self.searching.replace(false);
         let parked = shared.idle.transition_to_parked(self.index, was_searching);
