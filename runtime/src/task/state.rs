@@ -435,6 +435,28 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_run_is_not_counted_as_a_poll_even_at_a_carry() {
+        // Idle after `polls` polls, then cancelled; the run that drops the
+        // future leaves the word exactly as it found it, but for the flags.
+        for polls_before in [0u64, 1, (1 << CARRY_BITS) - 1, (1 << POLL_BITS) - 1] {
+            let s = State::new();
+            s.transition_to_running();
+            s.transition_to_idle();
+            // Set the count in the word directly (an idle task: nobody
+            // else writes it here).
+            let word = s.load() & !(u64::MAX << POLL_SHIFT);
+            s.set_unshared(word | (polls_before << POLL_SHIFT));
+            assert_eq!(s.cancel(false), CancelAction::Submit);
+            let before = s.load();
+            assert_eq!(s.transition_to_running(), ToRunning::Cancel);
+            let after = s.load();
+            assert_eq!(after >> POLL_SHIFT, before >> POLL_SHIFT, "{polls_before}");
+            let low = !(u64::MAX << POLL_SHIFT);
+            assert_eq!(after & low, ((before & !SCHEDULED) | RUNNING) & low);
+        }
+    }
+
+    #[test]
     fn cascading_cancel_adds_its_flag_to_a_plain_one() {
         let s = State::new();
         assert_eq!(s.cancel(false), CancelAction::Requested);
