@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p aiolos-benches --bin compare -- [--workers N] [--runs R] [--only a,b]
-//!     [--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH]... [--baseline NAME,..]
+//!     [--runtimes aiolos,tokio,smol,aiolos-debug|none] [--with NAME=PATH]... [--pool NAME=COL,..]...
+//!     [--baseline NAME,..]
 //!     [--iters K] [--timeout SECS]
 //! ```
 //!
@@ -14,7 +15,11 @@
 //! medians instead of tokio's). `--baseline A,B` divides by the mean of
 //! several columns: with A and B two copies of one binary, each ratio is
 //! less at the mercy of one column's luck, and A against B shows how far
-//! the same build wanders (an A/A comparison).
+//! the same build wanders (an A/A comparison). `--pool NAME=A,B,C` adds a
+//! line NAME whose time in each round is the mean of those columns'; a
+//! pool may be the baseline. Pools of builds that differ only in code
+//! layout (`benches/layout-ab.sh`) measure a change without the few
+//! percent that one particular layout can add or take away.
 //!
 //! # Protocol
 //!
@@ -79,8 +84,11 @@ struct Opts {
     workloads: Vec<Workload>,
     /// Columns to measure, in the order the first round runs them.
     runtimes: Vec<Column>,
-    /// The columns every median is divided by (the mean of theirs, when
-    /// there are several: see the module docs).
+    /// Pooled rows: a name and the columns whose per-round mean it shows
+    /// (see the module docs).
+    pools: Vec<(String, Vec<String>)>,
+    /// The columns or pools every median is divided by (the mean of theirs,
+    /// when there are several: see the module docs).
     baseline: Vec<String>,
     /// Overrides every workload's timed iteration count.
     iters: Option<u32>,
@@ -114,10 +122,11 @@ impl Column {
 }
 
 const USAGE: &str = "usage: compare [--workers N] [--runs R] [--only WORKLOAD,..] \
-[--runtimes aiolos,tokio,smol,aiolos-debug] [--with NAME=PATH].. [--baseline NAME,..] \
-[--iters K] [--timeout SECS]
+[--runtimes aiolos,tokio,smol,aiolos-debug|none] [--with NAME=PATH].. [--pool NAME=COL,..].. \
+[--baseline NAME,..] [--iters K] [--timeout SECS]
   --with NAME=PATH   also measure the aiolos of another build of compare (e.g. another commit)
-  --baseline NAME,.. divide medians by this column's, or by the mean of these columns'
+  --pool NAME=COL,.. add a line NAME: in each round, the mean of these columns' times
+  --baseline NAME,.. divide medians by this column's (or pool's), or by the mean of these
                      (default tokio, else the first column)
 workloads: spawn_local, spawn_remote, yield_many, ping_pong, chained_spawn, spawn_blocking,
            timers_churn, timers_sleep, tcp_echo, mutex_contended, mpsc_fanin, gather_many";
@@ -128,6 +137,7 @@ fn parse_args() -> Result<Opts, String> {
         runs: 7,
         workloads: Workload::ALL.to_vec(),
         runtimes: DEFAULT_RUNTIMES.map(Column::own).to_vec(),
+        pools: Vec::new(),
         baseline: Vec::new(),
         iters: None,
         timeout: Duration::from_secs(120),
@@ -149,8 +159,10 @@ fn parse_args() -> Result<Opts, String> {
                     .collect::<Result<_, _>>()?;
             }
             "--runtimes" => {
+                // `none`: only the `--with` columns.
                 opts.runtimes = value("runtime names")?
                     .split(',')
+                    .filter(|n| *n != "none")
                     .map(|n| {
                         KNOWN_RUNTIMES
                             .into_iter()
@@ -176,6 +188,15 @@ fn parse_args() -> Result<Opts, String> {
                     runtime: Aiolos::NAME,
                 });
             }
+            "--pool" => {
+                let spec = value("NAME=COLUMN,..")?;
+                let (name, cols) = spec
+                    .split_once('=')
+                    .filter(|(n, c)| !n.is_empty() && !c.is_empty())
+                    .ok_or(format!("--pool takes NAME=COLUMN,.., not `{spec}`"))?;
+                let cols = cols.split(',').map(str::to_owned).collect();
+                opts.pools.push((name.to_owned(), cols));
+            }
             "--baseline" => {
                 opts.baseline = value("column names")?
                     .split(',')
@@ -196,6 +217,9 @@ fn parse_args() -> Result<Opts, String> {
         return Err("--workers, --runs and --iters must be at least 1".into());
     }
     opts.runtimes.extend(extra);
+    if opts.runtimes.is_empty() {
+        return Err("no columns: name a runtime or add one with --with".into());
+    }
     for (i, c) in opts.runtimes.iter().enumerate() {
         if opts.runtimes[..i].iter().any(|d| d.name == c.name) {
             return Err(format!("two columns are named `{}`", c.name));
@@ -209,9 +233,24 @@ fn parse_args() -> Result<Opts, String> {
             .or(opts.runtimes.first());
         opts.baseline = default.map(|c| c.name.clone()).into_iter().collect();
     }
+    for (i, (name, cols)) in opts.pools.iter().enumerate() {
+        if opts.runtimes.iter().any(|c| &c.name == name)
+            || opts.pools[..i].iter().any(|p| &p.0 == name)
+        {
+            return Err(format!("--pool {name}: the name is taken"));
+        }
+        for (j, col) in cols.iter().enumerate() {
+            if !opts.runtimes.iter().any(|c| &c.name == col) {
+                return Err(format!("--pool {name}: `{col}` is not a column"));
+            }
+            if cols[..j].contains(col) {
+                return Err(format!("--pool {name}: `{col}` is named twice"));
+            }
+        }
+    }
     for (i, b) in opts.baseline.iter().enumerate() {
-        if !opts.runtimes.iter().any(|c| &c.name == b) {
-            return Err(format!("--baseline `{b}` is not a column"));
+        if !opts.runtimes.iter().any(|c| &c.name == b) && !opts.pools.iter().any(|p| &p.0 == b) {
+            return Err(format!("--baseline `{b}` is not a column or pool"));
         }
         if opts.baseline[..i].contains(b) {
             return Err(format!("--baseline names `{b}` twice"));
@@ -304,7 +343,7 @@ fn add_metrics(sums: &mut Vec<(&'static str, f64)>, m: &Metrics) {
 // --------------------------------------------------------------- parent ----
 
 /// What one child produced.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Outcome {
     /// A checked time in ns per iteration, and the child's other metrics.
     Time(f64, Vec<(String, f64)>),
@@ -356,16 +395,31 @@ fn parent(opts: &Opts) -> ExitCode {
     }
 
     let mut any_failed = false;
-    let base_indexes: Vec<usize> = opts
-        .baseline
+    // The table's lines: the columns, then the pools.
+    let names: Vec<&str> = opts
+        .runtimes
         .iter()
-        .filter_map(|b| opts.runtimes.iter().position(|c| &c.name == b))
+        .map(|c| c.name.as_str())
+        .chain(opts.pools.iter().map(|p| p.0.as_str()))
+        .collect();
+    let index_of = |name: &str| names.iter().position(|n| *n == name);
+    let base_indexes: Vec<usize> = opts.baseline.iter().filter_map(|b| index_of(b)).collect();
+    let pool_indexes: Vec<Vec<usize>> = opts
+        .pools
+        .iter()
+        .map(|(_, cols)| cols.iter().filter_map(|c| index_of(c)).collect())
         .collect();
     let rows: Vec<(String, Vec<report::Row>)> = opts
         .workloads
         .iter()
         .zip(&results)
-        .map(|(w, per_rt)| {
+        .map(|(w, per_col)| {
+            let mut per_rt = per_col.clone();
+            for members in &pool_indexes {
+                let pooled =
+                    (0..opts.runs).map(|r| pool_round(members.iter().map(|&i| &per_col[i][r])));
+                per_rt.push(pooled.collect());
+            }
             let times = |outs: &[Outcome]| -> Vec<Option<f64>> {
                 outs.iter()
                     .map(|o| match o {
@@ -385,17 +439,16 @@ fn parent(opts: &Opts) -> ExitCode {
                     })
                     .collect::<Vec<_>>()
             });
-            let cells = opts
-                .runtimes
+            let cells = names
                 .iter()
-                .zip(per_rt)
-                .map(|(rt, outs)| {
+                .zip(&per_rt)
+                .map(|(name, outs)| {
                     let cell = summarize(outs);
                     any_failed |= matches!(cell, Cell::Failed(_));
                     let paired = base_times
                         .as_ref()
                         .and_then(|b| report::paired_ratio(&times(outs), b));
-                    (rt.name.clone(), cell, paired)
+                    (name.to_string(), cell, paired)
                 })
                 .collect();
             (w.name().to_string(), cells)
@@ -417,6 +470,12 @@ fn parent(opts: &Opts) -> ExitCode {
     );
     if opts.baseline.len() > 1 {
         println!("  {base}: the mean of those columns' medians, and of their times in each round");
+    }
+    for (name, cols) in &opts.pools {
+        println!(
+            "  {name}: in each round, the mean of {}'s times",
+            cols.join(", ")
+        );
     }
     for c in &opts.runtimes {
         if let Some(exe) = &c.exe {
@@ -475,6 +534,22 @@ fn extra_metrics(opts: &Opts, results: &[Vec<Vec<Outcome>>]) -> String {
         out.push_str(&report::metrics_lines(w.name(), &per_runtime));
     }
     out
+}
+
+/// One round of a pool: the mean of its columns' times, if each produced one.
+fn pool_round<'a>(outs: impl Iterator<Item = &'a Outcome>) -> Outcome {
+    let mut sum = 0.0;
+    let mut n = 0;
+    for o in outs {
+        match o {
+            Outcome::Time(t, _) => {
+                sum += t;
+                n += 1;
+            }
+            Outcome::Failed(why) => return Outcome::Failed(why.clone()),
+        }
+    }
+    Outcome::Time(sum / f64::from(n), Vec::new())
 }
 
 /// A time for the table only if every run produced one.
