@@ -8,10 +8,11 @@
 //!   `AtomicU64`s per worker, written only by that worker with a relaxed
 //!   load and a relaxed store (no read-modify-write, no shared cache line:
 //!   on x86 the same `mov`s as a plain integer) and read by `metrics()`
-//!   from any thread: steals, parks and slow polls. Polls and LIFO-slot
-//!   hits, counted on every task, the worker counts in its own `Local` and
-//!   stores here every 244 tasks, before it parks and as it exits, so a
-//!   busy worker's may lag by up to 244.
+//!   from any thread: steals, parks and slow polls. Polls (read off the
+//!   worker's tick, which every task advances anyway, see `worker.rs`) and
+//!   LIFO-slot hits the worker counts in its own `Local` and stores here
+//!   every 244 tasks, before it parks and as it exits, so a busy worker's
+//!   may lag by up to 244.
 //! - **Queue depths**: the lengths crossbeam-deque keeps anyway (each
 //!   worker's local and due queues through their stealers, the two
 //!   injectors), read at snapshot time.
