@@ -23,7 +23,12 @@ cd "$(dirname "$0")/.."
 
 seeds=3
 case "${1:-}" in
-[0-9]*) seeds=$1; shift ;;
+--* | "") ;;
+*[!0-9]* | 0)
+    echo "layout-ab: SEEDS must be a number from 1, not '$1'" >&2
+    exit 2
+    ;;
+*) seeds=$1; shift ;;
 esac
 
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -44,7 +49,7 @@ with_pool=""
 without_pool=""
 seed=1
 while [ "$seed" -le "$seeds" ]; do
-    echo "--shuffle-sections=*=$seed" >"$rsp"
+    printf '%s\n' "--shuffle-sections=*=$seed" >"$rsp"
     for side in with without; do
         flags=$link
         [ "$side" = without ] && flags="--cfg aiolos_no_introspection $link"
@@ -53,6 +58,10 @@ while [ "$seed" -le "$seeds" ]; do
         RUSTFLAGS="$flags" CARGO_TARGET_DIR="target/layout-$side" \
             cargo build --release --quiet -p aiolos-benches --bin compare
         cp "target/layout-$side/release/compare" "target/layout/$side-$seed"
+        if [ "$seed" -gt 1 ] && cmp -s "target/layout/$side-1" "target/layout/$side-$seed"; then
+            echo "layout-ab: seed $seed linked the same $side binary as seed 1" >&2
+            exit 1
+        fi
         columns="$columns --with $side$seed=target/layout/$side-$seed"
     done
     with_pool="$with_pool${with_pool:+,}with$seed"

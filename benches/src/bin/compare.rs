@@ -369,11 +369,13 @@ fn parent(opts: &Opts) -> ExitCode {
         .collect();
     for round in 1..=opts.runs {
         for (wi, w) in opts.workloads.iter().enumerate() {
-            // Each round starts with the next column: a column always run
-            // first (or right after another) would carry whatever that
-            // position costs into every paired ratio.
+            // Each round starts with the next column (round 1 with the
+            // first): a column always run first would carry whatever that
+            // position costs into every paired ratio. (Which column runs
+            // just before another stays the same; with two columns, as in
+            // a with/without comparison, that is the same thing.)
             let n = opts.runtimes.len();
-            for ri in (0..n).map(|k| (k + round) % n) {
+            for ri in (0..n).map(|k| (k + round - 1) % n) {
                 let rt = &opts.runtimes[ri];
                 let out = run_child(rt.exe.as_ref().unwrap_or(&exe), rt.runtime, *w, opts);
                 let rt = &rt.name;

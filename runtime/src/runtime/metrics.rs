@@ -11,8 +11,10 @@
 //!   from any thread: steals, parks and slow polls. Polls (read off the
 //!   worker's tick, which every task advances anyway, see `worker.rs`) and
 //!   LIFO-slot hits the worker counts in its own `Local` and stores here
-//!   every 244 tasks, before it parks and as it exits, so a busy worker's
-//!   may lag by up to 244.
+//!   every 244 ticks of its scheduler, before it parks and as it exits. A
+//!   tick is one task from its LIFO slot, queues or the injector, and up
+//!   to 16 timer-woken tasks may run between two ticks, so a busy worker's
+//!   counts lag by a few hundred tasks, a few thousand at most.
 //! - **Queue depths**: the lengths crossbeam-deque keeps anyway (each
 //!   worker's local and due queues through their stealers, the two
 //!   injectors), read at snapshot time.
@@ -69,8 +71,9 @@ pub(crate) fn bump(counter: &AtomicU64) {
 pub struct WorkerMetrics {
     /// Tasks this worker ran since the runtime started (each run is one
     /// poll of the future, or dropping a cancelled one). A running worker
-    /// publishes this every 244 tasks and whenever it goes to sleep, so it
-    /// may lag by up to 244 until then.
+    /// publishes this every 244 scheduler ticks (244 tasks, or up to 17
+    /// times as many while timers wake tasks in bursts) and whenever it
+    /// goes to sleep, so it may lag by that many until then.
     pub polls: u64,
     /// How many times it took a batch of tasks from a sibling's queue.
     pub steals: u64,
@@ -103,7 +106,7 @@ pub struct WorkerMetrics {
 /// let m = rt.handle().metrics();
 /// assert_eq!(m.workers.len(), 2);
 /// assert!(m.tasks_spawned >= 10);
-/// // Poll counts are published every 244 tasks and when a worker sleeps.
+/// // Poll counts are published every 244 ticks and when a worker sleeps.
 /// while rt.handle().metrics().total_polls() < 10 {
 ///     std::thread::yield_now();
 /// }

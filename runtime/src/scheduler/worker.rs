@@ -56,11 +56,11 @@
 //!
 //! The worker counts its steals, parks and slow polls in its own block of
 //! `Shared::counters` (a relaxed load and store each, see
-//! `runtime/metrics.rs`). Its polls (read off its tick, which every task
-//! advances anyway, see `Local::polls`) and LIFO-slot hits, too frequent
-//! for that, it counts in `Local` and publishes there with the clock's refresh
-//! (every [`CLOCK_INTERVAL`] ticks, 244), before it parks and as it exits,
-//! so a running worker's may lag by that many. It keeps the coarse clock
+//! `runtime/metrics.rs`). Its polls (read off its tick, which nearly every
+//! task advances anyway, see `Local::polls`) and LIFO-slot hits, too
+//! frequent for that, it counts in `Local` and publishes there with the
+//! clock's refresh (every [`CLOCK_INTERVAL`] ticks, 244), before it parks
+//! and as it exits, so a running worker's may lag by that many ticks. It keeps the coarse clock
 //! fresh (`clock.rs`): when it starts, every [`CLOCK_INTERVAL`] ticks, and
 //! each time it comes back from a park; the last worker to park marks it
 //! stale. It keeps its own reading (`Local::now`) and hands it to every

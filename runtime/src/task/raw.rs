@@ -133,9 +133,11 @@ impl Header {
         }
     }
 
-    /// Polls so far (wrapping at 2^64). Read from another thread just as
-    /// the state word's count carries, once every 32 768 polls, it may be
-    /// that many low for that moment (the carry follows the transition).
+    /// Polls so far (wrapping at 2^64). Read from another thread it may be
+    /// off for a moment: by 32 768 either way just as the state word's
+    /// count carries (the carry follows the transition), and one high
+    /// while a cancelled task is being dropped (`transition_to_running`
+    /// counts that run, then takes it back).
     pub(crate) fn polls(&self) -> u64 {
         let low = state::polls(self.state.load());
         let hi = u64::from(self.poll_carries_hi.load(Ordering::Relaxed));
