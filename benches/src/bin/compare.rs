@@ -416,40 +416,41 @@ fn parent(opts: &Opts) -> ExitCode {
         .iter()
         .zip(&results)
         .map(|(w, per_col)| {
-            let mut per_rt = per_col.clone();
+            // Each line's cell and its time in each round (`None`: none
+            // that round). A column's cell fails with any failed run; a
+            // pool's leaves out the rounds where a member failed (the
+            // member's own line shows the failure), so one failure does
+            // not hide the pool's result.
+            let mut lines: Vec<(Cell, Vec<Option<f64>>)> = per_col
+                .iter()
+                .map(|outs| (summarize(outs), times(outs)))
+                .collect();
             for members in &pool_indexes {
-                let pooled =
-                    (0..opts.runs).map(|r| pool_round(members.iter().map(|&i| &per_col[i][r])));
-                per_rt.push(pooled.collect());
+                let pooled: Vec<Option<f64>> = (0..opts.runs)
+                    .map(|r| mean_of(members.iter().map(|&i| lines[i].1[r])))
+                    .collect();
+                let measured: Vec<f64> = pooled.iter().flatten().copied().collect();
+                let cell = match Stats::of(&measured) {
+                    Some(s) => Cell::Measured(s),
+                    None => Cell::Failed("no round in which every member produced a time".into()),
+                };
+                lines.push((cell, pooled));
             }
-            let times = |outs: &[Outcome]| -> Vec<Option<f64>> {
-                outs.iter()
-                    .map(|o| match o {
-                        Outcome::Time(t, _) => Some(*t),
-                        Outcome::Failed(_) => None,
-                    })
-                    .collect()
-            };
-            // Per round, the mean of the baseline columns' times (none if
-            // one of them failed that round).
+            // Per round, the mean of the baseline lines' times (none if
+            // one of them has none that round).
             let base_times = (!base_indexes.is_empty()).then(|| {
                 (0..opts.runs)
-                    .map(|r| {
-                        let ts: Option<Vec<f64>> =
-                            base_indexes.iter().map(|&i| times(&per_rt[i])[r]).collect();
-                        ts.map(|ts| ts.iter().sum::<f64>() / ts.len() as f64)
-                    })
+                    .map(|r| mean_of(base_indexes.iter().map(|&i| lines[i].1[r])))
                     .collect::<Vec<_>>()
             });
             let cells = names
                 .iter()
-                .zip(&per_rt)
-                .map(|(name, outs)| {
-                    let cell = summarize(outs);
+                .zip(lines)
+                .map(|(name, (cell, ts))| {
                     any_failed |= matches!(cell, Cell::Failed(_));
                     let paired = base_times
                         .as_ref()
-                        .and_then(|b| report::paired_ratio(&times(outs), b));
+                        .and_then(|b| report::paired_ratio(&ts, b));
                     (name.to_string(), cell, paired)
                 })
                 .collect();
@@ -538,20 +539,20 @@ fn extra_metrics(opts: &Opts, results: &[Vec<Vec<Outcome>>]) -> String {
     out
 }
 
-/// One round of a pool: the mean of its columns' times, if each produced one.
-fn pool_round<'a>(outs: impl Iterator<Item = &'a Outcome>) -> Outcome {
-    let mut sum = 0.0;
-    let mut n = 0;
-    for o in outs {
-        match o {
-            Outcome::Time(t, _) => {
-                sum += t;
-                n += 1;
-            }
-            Outcome::Failed(why) => return Outcome::Failed(why.clone()),
-        }
-    }
-    Outcome::Time(sum / f64::from(n), Vec::new())
+/// Each run's time, `None` for a failed one.
+fn times(outs: &[Outcome]) -> Vec<Option<f64>> {
+    outs.iter()
+        .map(|o| match o {
+            Outcome::Time(t, _) => Some(*t),
+            Outcome::Failed(_) => None,
+        })
+        .collect()
+}
+
+/// The mean of one round's times, if every one is there (and there is one).
+fn mean_of(ts: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let ts: Vec<f64> = ts.collect::<Option<_>>()?;
+    (!ts.is_empty()).then(|| ts.iter().sum::<f64>() / ts.len() as f64)
 }
 
 /// A time for the table only if every run produced one.
@@ -660,5 +661,19 @@ fn tail(stderr: &str) -> String {
         String::new()
     } else {
         format!(": {}", lines[start..].join(" | "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_mean_needs_every_member() {
+        assert_eq!(mean_of([Some(1.0), Some(3.0)].into_iter()), Some(2.0));
+        assert_eq!(mean_of([Some(1.0), None].into_iter()), None);
+        assert_eq!(mean_of(std::iter::empty()), None);
+        let outs = [Outcome::Time(5.0, Vec::new()), Outcome::Failed("x".into())];
+        assert_eq!(times(&outs), vec![Some(5.0), None]);
     }
 }
