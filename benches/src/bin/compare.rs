@@ -16,8 +16,9 @@
 //! several columns: with A and B two copies of one binary, each ratio is
 //! less at the mercy of one column's luck, and A against B shows how far
 //! the same build wanders (an A/A comparison). `--pool NAME=A,B,C` adds a
-//! line NAME whose time in each round is the mean of those columns'; a
-//! pool may be the baseline. Pools of builds that differ only in code
+//! line NAME whose time in each round is the mean of those columns' (a
+//! round where one of them failed is left out); a pool may be the
+//! baseline. Pools of builds that differ only in code
 //! layout (`benches/layout-ab.sh`) measure a change without the few
 //! percent that one particular layout can add or take away.
 //!
