@@ -468,6 +468,11 @@ fn binding_an_address_in_use_is_addr_in_use_naming_the_address() {
             err.to_string().contains(&addr.to_string()),
             "the message does not name {addr}: {err}"
         );
+        // The OS error, code and all, is the source.
+        let os = std::error::Error::source(&err)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .unwrap_or_else(|| panic!("no OS error as the source: {err:?}"));
+        assert_eq!(os.raw_os_error(), Some(libc::EADDRINUSE), "{os:?}");
     });
 }
 

@@ -27,9 +27,38 @@ pub(crate) fn resolve<A: ToSocketAddrs + ?Sized>(
     Ok(addrs)
 }
 
-/// Adds the address to an OS error's message, keeping its kind.
+/// Adds the address to an OS error's message, keeping its kind, and the
+/// OS error itself as the new error's [`source`](std::error::Error::source)
+/// (so `raw_os_error()` is still there, one step down: an `io::Error` with
+/// a message of its own cannot carry an OS code too).
 pub(crate) fn with_addr(e: io::Error, what: &str, addr: impl std::fmt::Display) -> io::Error {
-    io::Error::new(e.kind(), format!("{what} {addr}: {e}"))
+    io::Error::new(
+        e.kind(),
+        AddrError {
+            message: format!("{what} {addr}: {e}"),
+            os: e,
+        },
+    )
+}
+
+/// An OS error about an address: the message names the address, the
+/// source is the OS error.
+#[derive(Debug)]
+struct AddrError {
+    message: String,
+    os: io::Error,
+}
+
+impl std::fmt::Display for AddrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AddrError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.os)
+    }
 }
 
 /// Tries `f` on each address; the last error if all fail.

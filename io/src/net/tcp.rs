@@ -31,7 +31,8 @@ impl TcpListener {
     ///
     /// The OS error of the last address tried, with its `io::ErrorKind`
     /// kept (`AddrInUse`, `PermissionDenied`, ...) and the address added to
-    /// the message.
+    /// the message; the OS error itself, with its `raw_os_error()`, is the
+    /// error's `source()`.
     ///
     /// # Panics
     ///
@@ -145,7 +146,8 @@ impl TcpStream {
     /// # Errors
     ///
     /// The last address's error, kind kept (`ConnectionRefused` for a closed
-    /// port), with the address in the message.
+    /// port), with the address in the message; the OS error itself is the
+    /// error's `source()`.
     ///
     /// # Panics
     ///

@@ -21,7 +21,8 @@ impl UdpSocket {
     ///
     /// # Errors
     ///
-    /// The OS error, kind kept, with the address in the message.
+    /// The OS error, kind kept, with the address in the message; the OS
+    /// error itself is the error's `source()`.
     ///
     /// # Panics
     ///

@@ -28,7 +28,7 @@ impl UnixListener {
     /// # Errors
     ///
     /// The OS error (`AddrInUse` when the file exists), kind kept, with the
-    /// path in the message.
+    /// path in the message; the OS error itself is the error's `source()`.
     ///
     /// # Panics
     ///
