@@ -130,6 +130,12 @@ pub fn paired_ratio(xs: &[Option<f64>], base: &[Option<f64>]) -> Option<f64> {
     Stats::of(&ratios).map(|s| s.median)
 }
 
+/// The mean of some numbers, if every one is there (and there is one).
+pub fn mean_of(xs: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let xs: Vec<f64> = xs.collect::<Option<_>>()?;
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
 /// One runtime's line of one workload: its name, its times, and its
 /// [`paired_ratio`] against the baseline.
 pub type Row = (String, Cell, Option<f64>);
@@ -159,18 +165,12 @@ pub fn table(rows: &[(String, Vec<Row>)], baseline: &[String]) -> String {
     );
     let _ = writeln!(out, "{}", "-".repeat(15 + 1 + rw + 3 * 12 + 20));
     for (workload, cells) in rows {
-        let medians: Option<Vec<f64>> = baseline
-            .iter()
-            .map(|b| {
-                cells.iter().find_map(|(rt, c, _)| match c {
-                    Cell::Measured(s) if rt == b => Some(s.median),
-                    _ => None,
-                })
+        let base = mean_of(baseline.iter().map(|b| {
+            cells.iter().find_map(|(rt, c, _)| match c {
+                Cell::Measured(s) if rt == b => Some(s.median),
+                _ => None,
             })
-            .collect();
-        let base = medians
-            .filter(|m| !m.is_empty())
-            .map(|m| m.iter().sum::<f64>() / m.len() as f64);
+        }));
         for (i, (rt, cell, paired)) in cells.iter().enumerate() {
             let name = if i == 0 { workload.as_str() } else { "" };
             match cell {
@@ -313,6 +313,13 @@ pub fn metrics_lines(workload: &str, per_runtime: &[(String, Vec<(String, Stats)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mean_needs_every_member() {
+        assert_eq!(mean_of([Some(1.0), Some(3.0)].into_iter()), Some(2.0));
+        assert_eq!(mean_of([Some(1.0), None].into_iter()), None);
+        assert_eq!(mean_of(std::iter::empty()), None);
+    }
 
     #[test]
     fn table_divides_by_the_mean_of_several_baselines() {

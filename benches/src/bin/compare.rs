@@ -58,7 +58,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use aiolos_benches::report::{self, Cell, Stats};
+use aiolos_benches::report::{self, mean_of, Cell, Stats};
 use aiolos_benches::rt::{Aiolos, AiolosDebug, Rt, Smol, Tokio};
 use aiolos_benches::workloads::{Metrics, Workload};
 
@@ -174,11 +174,7 @@ fn parse_args() -> Result<Opts, String> {
                     .collect::<Result<_, _>>()?;
             }
             "--with" => {
-                let spec = value("NAME=PATH")?;
-                let (name, path) = spec
-                    .split_once('=')
-                    .filter(|(n, p)| !n.is_empty() && !p.is_empty())
-                    .ok_or(format!("--with takes NAME=PATH, not `{spec}`"))?;
+                let (name, path) = name_eq(&value("NAME=PATH")?, "--with", "PATH")?;
                 let path = PathBuf::from(path);
                 if !path.is_file() {
                     return Err(format!("--with {name}: no file at {}", path.display()));
@@ -190,13 +186,9 @@ fn parse_args() -> Result<Opts, String> {
                 });
             }
             "--pool" => {
-                let spec = value("NAME=COLUMN,..")?;
-                let (name, cols) = spec
-                    .split_once('=')
-                    .filter(|(n, c)| !n.is_empty() && !c.is_empty())
-                    .ok_or(format!("--pool takes NAME=COLUMN,.., not `{spec}`"))?;
+                let (name, cols) = name_eq(&value("NAME=COLUMN,..")?, "--pool", "COLUMN,..")?;
                 let cols = cols.split(',').map(str::to_owned).collect();
-                opts.pools.push((name.to_owned(), cols));
+                opts.pools.push((name, cols));
             }
             "--baseline" => {
                 opts.baseline = value("column names")?
@@ -258,6 +250,14 @@ fn parse_args() -> Result<Opts, String> {
         }
     }
     Ok(opts)
+}
+
+/// `NAME=VALUE`, both non-empty, for option `opt`.
+fn name_eq(spec: &str, opt: &str, value: &str) -> Result<(String, String), String> {
+    spec.split_once('=')
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .ok_or(format!("{opt} takes NAME={value}, not `{spec}`"))
 }
 
 fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
@@ -344,7 +344,7 @@ fn add_metrics(sums: &mut Vec<(&'static str, f64)>, m: &Metrics) {
 // --------------------------------------------------------------- parent ----
 
 /// What one child produced.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Outcome {
     /// A checked time in ns per iteration, and the child's other metrics.
     Time(f64, Vec<(String, f64)>),
@@ -550,12 +550,6 @@ fn times(outs: &[Outcome]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// The mean of one round's times, if every one is there (and there is one).
-fn mean_of(ts: impl Iterator<Item = Option<f64>>) -> Option<f64> {
-    let ts: Vec<f64> = ts.collect::<Option<_>>()?;
-    (!ts.is_empty()).then(|| ts.iter().sum::<f64>() / ts.len() as f64)
-}
-
 /// A time for the table only if every run produced one.
 fn summarize(outs: &[Outcome]) -> Cell {
     let times: Vec<f64> = outs
@@ -670,10 +664,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_round_mean_needs_every_member() {
-        assert_eq!(mean_of([Some(1.0), Some(3.0)].into_iter()), Some(2.0));
-        assert_eq!(mean_of([Some(1.0), None].into_iter()), None);
-        assert_eq!(mean_of(std::iter::empty()), None);
+    fn a_failed_run_has_no_time() {
         let outs = [Outcome::Time(5.0, Vec::new()), Outcome::Failed("x".into())];
         assert_eq!(times(&outs), vec![Some(5.0), None]);
     }
